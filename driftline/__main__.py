@@ -1,0 +1,3 @@
+from driftline.platform.cli import main
+
+main()

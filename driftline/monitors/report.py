@@ -1,0 +1,236 @@
+"""The one kernel: (reference profile, window summary, drift config) -> the report dict (REPORT_SCHEMA.md).
+
+Engines only build summaries; everything numeric in the report comes from here, so the in-memory and Ray Data
+engines cannot disagree except through the summaries themselves.
+
+>>> import numpy as np, pandas as pd
+>>> from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
+>>> from driftline.monitors.drift_config import DriftConfig
+>>> from driftline.monitors.profile import build_reference_profile
+>>> from driftline.monitors.engine_memory import summarize_frame
+>>> rng = np.random.default_rng(0)
+>>> schema = DatasetSchema((FeatureSpec("x", FeatureKind.NUMERIC),), label="y", classes=(0, 1))
+>>> prof = build_reference_profile(pd.DataFrame({"x": rng.normal(size=5000)}), schema, n_bins=100)
+>>> rep = build_report(prof, summarize_frame(pd.DataFrame({"x": rng.normal(1, 1, 2000)}), prof), DriftConfig())
+>>> rep["summary"]["drifted_features"], rep["summary"]["dataset_drift"]
+(['x'], True)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from driftline.datasets.schema import FeatureKind, FeatureSpec
+from driftline.monitors.drift_config import Correction, DriftConfig
+from driftline.monitors.label_shift import label_shift_section
+from driftline.monitors.performance import performance_section
+from driftline.monitors.profile import ReferenceProfile
+from driftline.monitors.stattests.base import OTHER, TestResult, coarse_edge_index
+from driftline.monitors.stattests.registry import get_stat_test
+from driftline.monitors.summaries import CategoricalSummary, NumericSummary, WindowSummary
+from driftline.platform.errors import ConfigError, DataError
+
+__all__ = ["DISPLAY_BINS", "REPORT_SCHEMA_VERSION", "benjamini_hochberg", "build_report"]
+
+REPORT_SCHEMA_VERSION = "1.0"
+DISPLAY_BINS = 20  # reference-quantile groups shown per numeric feature
+DISPLAY_CATEGORIES = 20
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """BH-adjusted p-values (step-up; monotone; capped at 1)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+def _iso(us: int | None) -> str | None:
+    return None if us is None else datetime.fromtimestamp(us / 1e6, tz=timezone.utc).isoformat()
+
+
+def _num_stats(s: NumericSummary) -> dict[str, Any]:
+    ok = s.n > 0
+    return {
+        "n": s.n,
+        "mean": s.mean if ok else None,
+        "std": s.std if ok else None,
+        "min": s.min if ok else None,
+        "max": s.max if ok else None,
+        "nan": s.n_nan,
+        "inf": s.n_inf,
+    }
+
+
+def _num_histograms(ref: NumericSummary, cur: NumericSummary) -> tuple[dict[str, Any], dict[str, Any]]:
+    idx = coarse_edge_index(ref, DISPLAY_BINS)
+    starts = np.concatenate([[0], idx + 1])
+    lo = min(ref.min, cur.min) if cur.n else ref.min
+    hi = max(ref.max, cur.max) if cur.n else ref.max
+    edges = [float(lo), *ref.edges[idx].tolist(), float(hi)] if ref.n else []
+    rc = np.add.reduceat(ref.counts, starts).tolist() if ref.n else []
+    cc = np.add.reduceat(cur.counts, starts).tolist() if ref.n else []
+    return {"edges": edges, "counts": rc}, {"edges": edges, "counts": cc}
+
+
+def _cat_histograms(ref: CategoricalSummary, cur: CategoricalSummary) -> tuple[dict[str, Any], dict[str, Any]]:
+    top = sorted(ref.counts, key=lambda c: -ref.counts[c])[:DISPLAY_CATEGORIES]
+    rc = [ref.counts[c] for c in top]
+    cc = [cur.counts.get(c, 0) for c in top]
+    cats = [*top, OTHER]
+    rc.append(ref.n - sum(rc))
+    cc.append(cur.n - sum(cc))
+    return {"categories": cats, "counts": rc}, {"categories": cats, "counts": cc}
+
+
+def _untestable_reason(spec: FeatureSpec, ref: Any, cur: Any, min_rows: int) -> str | None:
+    if ref.n < min_rows:
+        return f"reference has {ref.n} usable values (< min_rows={min_rows})"
+    if spec.kind is FeatureKind.NUMERIC and (ref.std == 0 or ref.min == ref.max):
+        return f"reference column is constant (= {ref.min!r}): distribution tests are undefined"
+    if cur.n < min_rows:
+        bad = f"; {cur.n_nan} NaN and {cur.n_inf} inf ignored" if isinstance(cur, NumericSummary) else ""
+        missing = f"; {cur.n_missing} missing" if isinstance(cur, CategoricalSummary) else ""
+        return f"window has {cur.n} usable values (< min_rows={min_rows}){bad}{missing}"
+    return None
+
+
+def _feature(spec: FeatureSpec, profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any]:
+    numeric = spec.kind is FeatureKind.NUMERIC
+    ref = profile.numeric[spec.name] if numeric else profile.categorical[spec.name]
+    cur = window.numeric[spec.name] if numeric else window.categorical[spec.name]
+    primary = cfg.primary_for(spec.name, spec.kind)
+    if spec.kind not in get_stat_test(primary).kinds:
+        raise ConfigError("drift config", f"features.{spec.name}.primary_test", primary, "a test for its kind")
+    entry: dict[str, Any] = {"kind": spec.kind.value, "primary_test": primary}
+    if numeric:
+        assert isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary)
+        entry["stats"] = {"reference": _num_stats(ref), "current": _num_stats(cur)}
+        hr, hc = _num_histograms(ref, cur)
+        nonfinite = cur.n_nan + cur.n_inf
+        note = f"{cur.n_nan} NaN and {cur.n_inf} inf values in the window were ignored" if nonfinite else None
+    else:
+        assert isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary)
+        unseen = sorted(set(cur.counts) - set(ref.counts))
+        entry["stats"] = {
+            "reference": {"n": ref.n, "missing": ref.n_missing, "categories": len(ref.counts)},
+            "current": {"n": cur.n, "missing": cur.n_missing, "unseen_categories": unseen[:10]},
+        }
+        hr, hc = _cat_histograms(ref, cur)
+        note = f"{cur.n_missing} missing values in the window were ignored" if cur.n_missing else None
+    reason = _untestable_reason(spec, ref, cur, cfg.min_rows)
+    tests: dict[str, TestResult] = {}
+    if reason is None:
+        for name in cfg.tests_for(spec.name, spec.kind):
+            test = get_stat_test(name)
+            tests[name] = test.fn(ref, cur, cfg.threshold_for(spec.name, name), alpha=cfg.alpha)
+    entry.update(
+        testable=reason is None,
+        reason=reason,
+        note=note,
+        drifted=False,
+        p_value_adjusted=None,
+        tests=tests,
+        reference_histogram=hr,
+        current_histogram=hc,
+    )
+    return entry
+
+
+def _decide(features: dict[str, dict[str, Any]], cfg: DriftConfig) -> str:
+    """Set each feature's verdict from its primary test, with multiple-testing control; return the method text."""
+    with_p = [n for n, e in features.items() if e["testable"] and e["tests"][e["primary_test"]].p_value is not None]
+    raw = np.array([features[n]["tests"][features[n]["primary_test"]].p_value for n in with_p])
+    bh = cfg.dataset.correction is Correction.BENJAMINI_HOCHBERG
+    adjusted = benjamini_hochberg(raw) if bh else raw
+    level = cfg.dataset.fdr if bh else cfg.alpha
+    for name, adj in zip(with_p, adjusted, strict=True):
+        features[name]["p_value_adjusted"] = float(adj)
+    for entry in features.values():
+        if not entry["testable"]:
+            continue
+        r: TestResult = entry["tests"][entry["primary_test"]]
+        effect = r.effect_size if r.effect_size is not None else r.statistic
+        if r.p_value is None:
+            entry["drifted"] = r.drifted
+        else:
+            entry["drifted"] = bool(effect >= r.threshold and entry["p_value_adjusted"] < level)
+    control = (
+        f"Benjamini-Hochberg at FDR {cfg.dataset.fdr} over the primary tests' p-values"
+        if bh
+        else f"unadjusted p < {cfg.alpha} per feature"
+    )
+    return (
+        f"feature drifted when its primary test (numeric: {cfg.primary_test[FeatureKind.NUMERIC]}, categorical: "
+        f"{cfg.primary_test[FeatureKind.CATEGORICAL]}) reaches its effect-size threshold and passes {control}; "
+        f"dataset drift when the share of drifted testable features >= {cfg.dataset.drift_share}"
+    )
+
+
+def build_report(
+    profile: ReferenceProfile,
+    window: WindowSummary,
+    cfg: DriftConfig,
+    *,
+    reference_source: str = "",
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The drift report as a JSON-safe dict (schema version 1.0)."""
+    if window.rows == 0:
+        raise DataError(
+            "The window is empty: no rows left after filtering (role == 'served', --since/--until).",
+            "Widen the window or check the --current path.",
+        )
+    features = {s.name: _feature(s, profile, window, cfg) for s in profile.schema.features if not cfg.ignored(s.name)}
+    method = _decide(features, cfg)
+    for entry in features.values():
+        entry["tests"] = {k: v.to_dict() for k, v in entry["tests"].items()}
+    testable = [n for n, e in features.items() if e["testable"]]
+    drifted = [n for n in testable if features[n]["drifted"]]
+    share = len(drifted) / len(testable) if testable else 0.0
+    classes = profile.schema.classes
+    labels = label_shift_section(
+        classes,
+        profile.label_counts,
+        profile.confusion_matrix,
+        window.labels,
+        window.has_labels,
+        window.has_predictions,
+        cfg.label_shift,
+        cfg.alpha,
+    )
+    perf = None
+    if window.has_labels and window.has_predictions:
+        perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "window": {
+            "start": _iso(window.ts_min),
+            "end": _iso(window.ts_max),
+            "rows": window.rows,
+            "labelled_rows": int(window.labels.label_counts.sum()),
+        },
+        "reference": {"source": reference_source or profile.source, "rows": profile.n_rows, "n_bins": profile.n_bins},
+        "features": features,
+        "label_shift": labels,
+        "performance": perf,
+        "summary": {
+            "drifted_features": drifted,
+            "testable_features": len(testable),
+            "share_drifted": share,
+            "dataset_drift": bool(drifted) and share >= cfg.dataset.drift_share,
+            "method": method,
+            "label_shift": labels["shift_detected"],
+            "performance_decay": bool(perf and perf["decayed"]),
+        },
+        "timings": dict(timings or {}),
+    }

@@ -1,0 +1,234 @@
+"""What a window summary is built from: the plan (edges, columns, filters) and the per-block summariser.
+
+Both engines call :func:`summarize_table` on Arrow tables (the whole window in memory, or one Ray Data block at a
+time), so the same rows are kept and counted the same way: ``role == "served"`` rows only when a ``role``
+column exists, ``since <= timestamp < until`` when bounds are given, labels from the feedback log joined on
+``request_id`` (else from the label column when the window has one).
+
+>>> import numpy as np, pyarrow as pa
+>>> from driftline.monitors.summaries import NumericSummary
+>>> plan = SummaryPlan(numeric={"x": (np.array([0.0]), 0.0)}, categorical=(), classes=(0, 1))
+>>> summarize_table(pa.table({"x": [-1.0, 1.0, 2.0]}), plan).numeric["x"].counts.tolist()
+[1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from driftline.datasets.schema import FeatureKind
+from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
+from driftline.monitors.profile import ReferenceProfile
+from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
+from driftline.platform.errors import DataError
+
+__all__ = ["Feedback", "SummaryPlan", "load_feedback", "open_dataset", "summarize_table", "to_micros"]
+
+PREDICTION = "prediction"
+US_UTC = pa.timestamp("us", tz="UTC")
+
+
+def to_micros(when: str | datetime | None) -> int | None:
+    """ISO string or datetime (naive means UTC) to microseconds since the epoch."""
+    if when is None:
+        return None
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise DataError(f"Timestamp {when!r} is not ISO 8601.", "Use e.g. 2024-05-01T12:00:00Z.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return round(when.timestamp() * 1_000_000)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Labels keyed by request id (last label per id wins), small enough to ship to every block."""
+
+    request_ids: pa.Array
+    labels: pa.Array
+
+    def labels_for(self, request_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+        pos = pc.index_in(request_ids, value_set=self.request_ids)
+        return pc.take(self.labels, pos)
+
+
+@dataclass(frozen=True)
+class SummaryPlan:
+    """Everything a block needs: reference edges per numeric feature (with the moment shift), columns, filters."""
+
+    numeric: dict[str, tuple[np.ndarray, float]]
+    categorical: tuple[str, ...]
+    classes: tuple[int, ...]
+    label_column: str | None = None
+    prediction_column: str | None = None
+    timestamp_column: str | None = None
+    filter_role: bool = False
+    since_us: int | None = None
+    until_us: int | None = None
+    feedback: Feedback | None = field(default=None, repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        """Columns to read from the window (projection pushed into the Parquet reader)."""
+        extra = [self.label_column, self.prediction_column, self.timestamp_column]
+        extra += ["role"] if self.filter_role else []
+        extra += ["request_id"] if self.feedback is not None else []
+        return list(dict.fromkeys([*self.numeric, *self.categorical, *(c for c in extra if c)]))
+
+    @classmethod
+    def for_window(
+        cls,
+        profile: ReferenceProfile,
+        window_schema: pa.Schema,
+        *,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        feedback: Feedback | None = None,
+    ) -> SummaryPlan:
+        """Check the window's columns against the profile and plan the pass; bad columns raise DataError."""
+        names = set(window_schema.names)
+        features = profile.schema.features
+        missing = [f.name for f in features if f.name not in names]
+        if missing:
+            raise DataError(
+                f"The window lacks feature columns {missing} (it has {sorted(names)}).",
+                "Pass a window logged by a model with the reference's features, or fix the schema.",
+            )
+        for f in features:
+            t = window_schema.field(f.name).type
+            ok = is_numeric_type(t) if f.kind is FeatureKind.NUMERIC else is_categorical_type(t)
+            if not ok:
+                raise DataError(
+                    f"Column '{f.name}' is {f.kind.value} in the reference but has type {t} in the window.",
+                    "Fix the producer of the window, or the feature's kind in the schema.",
+                )
+        if feedback is not None and "request_id" not in names:
+            raise DataError("A feedback log was given but the window has no request_id column.", "Drop --feedback.")
+        label = next((c for c in (profile.schema.label, "label") if c in names), None) if feedback is None else None
+        pred = PREDICTION if PREDICTION in names else None
+        ts_col = next((c for c in (profile.schema.timestamp, "timestamp") if c and c in names), None)
+        if ts_col is not None and not pa.types.is_timestamp(window_schema.field(ts_col).type):
+            ts_col = None
+        since_us, until_us = to_micros(since), to_micros(until)
+        if (since_us is not None or until_us is not None) and ts_col is None:
+            raise DataError("--since/--until need a timestamp column in the window.", "Drop them or add 'timestamp'.")
+        numeric = {
+            f.name: (profile.numeric[f.name].edges, profile.numeric[f.name].mean if profile.numeric[f.name].n else 0.0)
+            for f in profile.schema.numeric
+        }
+        return cls(
+            numeric=numeric,
+            categorical=tuple(f.name for f in profile.schema.categorical),
+            classes=profile.schema.classes,
+            label_column=label,
+            prediction_column=pred,
+            timestamp_column=ts_col,
+            filter_role="role" in names,
+            since_us=since_us,
+            until_us=until_us,
+            feedback=feedback,
+        )
+
+
+NULL_TS = np.iinfo(np.int64).min
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    """Timestamps as int64 microseconds (UTC; naive means UTC); nulls become ``NULL_TS``."""
+    ints = pc.fill_null(column.cast(US_UTC, safe=False).cast(pa.int64()), NULL_TS)
+    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _filter(table: pa.Table, plan: SummaryPlan) -> pa.Table:
+    mask = None
+    if plan.filter_role:
+        mask = pc.fill_null(pc.equal(table.column("role"), "served"), False)
+    if plan.timestamp_column and (plan.since_us is not None or plan.until_us is not None):
+        ts = _micros(table.column(plan.timestamp_column))
+        keep = np.ones(len(ts), dtype=bool)
+        keep &= ts >= plan.since_us if plan.since_us is not None else True
+        keep &= ts < plan.until_us if plan.until_us is not None else True
+        mask = pa.array(keep) if mask is None else pc.and_(mask, pa.array(keep))
+    return table if mask is None else table.filter(mask)
+
+
+def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
+    """Summary of one block (or a whole window) after the plan's filters."""
+    table = _filter(table, plan)
+    numeric = {
+        name: NumericSummary.from_values(float_values(table.column(name), name), edges, shift)
+        for name, (edges, shift) in plan.numeric.items()
+    }
+    categorical = {name: category_counts(table.column(name), name) for name in plan.categorical}
+    k = len(plan.classes)
+    labels = LabelSummary.empty(k)
+    y = p = None
+    if plan.feedback is not None:
+        y = class_index(plan.feedback.labels_for(table.column("request_id")), plan.classes, "label (feedback)")
+    elif plan.label_column is not None:
+        y = class_index(table.column(plan.label_column), plan.classes, plan.label_column)
+    if plan.prediction_column is not None:
+        p = class_index(table.column(plan.prediction_column), plan.classes, plan.prediction_column)
+    if y is not None and k:
+        labels.label_counts = np.bincount(y[y >= 0], minlength=k).astype(np.int64)
+    if p is not None and k:
+        labels.prediction_counts = np.bincount(p[p >= 0], minlength=k).astype(np.int64)
+    if y is not None and p is not None and k:
+        both = (y >= 0) & (p >= 0)
+        labels.joint = np.bincount(y[both] * k + p[both], minlength=k * k).reshape(k, k).astype(np.int64)
+    ts_min = ts_max = None
+    if plan.timestamp_column and table.num_rows:
+        ts = _micros(table.column(plan.timestamp_column))
+        ts = ts[ts != NULL_TS]
+        if ts.size:
+            ts_min, ts_max = int(ts.min()), int(ts.max())
+    return WindowSummary(
+        rows=int(table.num_rows),
+        numeric=numeric,
+        categorical=categorical,
+        labels=labels,
+        has_labels=y is not None,
+        has_predictions=p is not None,
+        ts_min=ts_min,
+        ts_max=ts_max,
+    )
+
+
+def open_dataset(path: str | Path) -> pads.Dataset:
+    """A Parquet file or folder (hive partitions such as ``dt=.../hour=...`` are read as columns)."""
+    p = Path(path)
+    if "://" not in str(path) and not p.exists():
+        raise DataError(f"No Parquet data at {path}.", "Check the --current/--reference path.")
+    try:
+        return pads.dataset(str(path), format="parquet", partitioning="hive")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"Could not read Parquet at {path}: {exc}.", "Pass a Parquet file or folder.") from None
+
+
+def load_feedback(path: str | Path) -> Feedback:
+    """Read the feedback log (request_id, label[, timestamp]); the latest label per request id wins."""
+    table = open_dataset(path).to_table()
+    missing = {"request_id", "label"} - set(table.column_names)
+    if missing:
+        raise DataError(
+            f"Feedback log {path} lacks columns {sorted(missing)}.", "It needs request_id and label columns."
+        )
+    if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
+        table = table.sort_by([("timestamp", "ascending")])
+    ids = table.column("request_id").cast(pa.string())
+    # keep the last occurrence of each id: reverse, take first indices of unique values
+    rev = pa.array(np.arange(table.num_rows)[::-1])
+    ids_rev = pc.take(ids, rev)
+    uniq = pc.unique(ids_rev)
+    first = pc.index_in(uniq, value_set=ids_rev)
+    keep = pc.take(rev, first)
+    return Feedback(pc.take(ids, keep).combine_chunks(), pc.take(table.column("label"), keep).combine_chunks())

@@ -1,0 +1,93 @@
+"""Parse and validate prediction payloads; every problem becomes a :class:`PayloadError` with a 4xx status.
+
+Accepted bodies: ``{"instances": [{...}, ...]}``, MLflow's ``{"dataframe_records": [...]}`` and
+``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``.
+
+>>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA
+>>> row = {"x0": 0.1, "x1": 0.0, "x2": 1.0, "x3": 2.0, "x4": -1.0, "region": "a"}
+>>> parse_payload({"instances": [row]}, SYNTHETIC_SCHEMA, max_rows=10).shape
+(1, 6)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from driftline.datasets.schema import DatasetSchema, FeatureKind
+from driftline.platform.errors import DataError
+
+__all__ = ["PayloadError", "parse_payload", "records_of"]
+
+
+class PayloadError(DataError):
+    """A request body the API cannot use; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.field, self.row = status, code, field, row
+        self.args = (status, code, message, field, row)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field, "row": self.row}}
+
+
+def records_of(body: Any) -> list[Any]:
+    """The list of row objects in any accepted body shape."""
+    if not isinstance(body, dict):
+        raise PayloadError(400, "bad_body", 'The body must be a JSON object such as {"instances": [{...}]}.')
+    keys = [k for k in ("instances", "dataframe_records", "dataframe_split") if k in body]
+    if len(keys) != 1:
+        raise PayloadError(
+            400, "bad_body", "Give exactly one of 'instances', 'dataframe_records' or 'dataframe_split'.", field="body"
+        )
+    key = keys[0]
+    if key != "dataframe_split":
+        rows = body[key]
+        if not isinstance(rows, list):
+            raise PayloadError(400, "bad_body", f"'{key}' must be a list of objects.", field=key)
+        return rows
+    split = body[key]
+    if (
+        not isinstance(split, dict)
+        or not isinstance(split.get("columns"), list)
+        or not isinstance(split.get("data"), list)
+    ):
+        raise PayloadError(400, "bad_body", "'dataframe_split' needs 'columns' (list) and 'data' (list of lists).", key)
+    columns = split["columns"]
+    rows = []
+    for i, values in enumerate(split["data"]):
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise PayloadError(422, "bad_row", f"Row {i} must be a list of {len(columns)} values.", "data", i)
+        rows.append(dict(zip(columns, values, strict=True)))
+    return rows
+
+
+def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
+    if kind is FeatureKind.NUMERIC:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a number, got {value!r}.", name, row)
+        if not math.isfinite(value):
+            raise PayloadError(422, "not_finite", f"Feature '{name}' must be finite, got {value!r}.", name, row)
+    elif not isinstance(value, str):
+        raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a string, got {value!r}.", name, row)
+
+
+def parse_payload(body: Any, schema: DatasetSchema, max_rows: int) -> pd.DataFrame:
+    """Validate ``body`` against ``schema`` and return the features as a DataFrame in schema order."""
+    rows = records_of(body)
+    if not rows:
+        raise PayloadError(422, "empty_batch", "The batch is empty; send at least one row.", "instances")
+    if len(rows) > max_rows:
+        raise PayloadError(413, "batch_too_large", f"{len(rows)} rows exceed the limit of {max_rows}; split the batch.")
+    specs = [(spec.kind, spec.name) for spec in schema.features]
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise PayloadError(422, "bad_row", f"Row {i} must be an object of feature values.", row=i)
+        for kind, name in specs:
+            if name not in row:
+                raise PayloadError(422, "missing_feature", f"Row {i} lacks feature '{name}'.", name, i)
+            _check_value(kind, name, row[name], i)
+    return pd.DataFrame.from_records(rows, columns=[name for _, name in specs])

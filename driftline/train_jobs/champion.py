@@ -1,0 +1,93 @@
+"""Train the first champion on Ray Train, register it in MLflow with its reference profile, alias it ``champion``.
+
+python -m driftline.train_jobs.champion [--config FILE]      # same as `driftline train`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from driftline.datasets import DatasetSchema, load_stream
+from driftline.platform.config import DriftlineConfig
+from driftline.platform.errors import DataError
+from driftline.platform.ray_runtime import ensure_ray
+from driftline.platform.registry import CHAMPION, ModelRegistry, RegisteredVersion
+from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.loop import LoopConfig
+from driftline.train_jobs.model import ModelBundle
+from driftline.train_jobs.preprocess import TabularPreprocessor
+from driftline.train_jobs.ray_executor import fit_on_ray
+
+__all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
+
+
+@dataclass(frozen=True)
+class ChampionResult:
+    version: RegisteredVersion
+    val_accuracy: float
+    train_rows: int
+    val_rows: int
+    seconds: float
+
+
+def split_time_ordered(frame: pd.DataFrame, validation_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train on the older rows, validate on the newest ones (never shuffle a stream across time)."""
+    cut = int(len(frame) * (1.0 - validation_fraction))
+    if cut < 10 or len(frame) - cut < 10:
+        raise DataError(f"{len(frame)} rows are too few to split.", "Use train.train_rows >= 50.")
+    return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
+
+
+def profile_json(train: pd.DataFrame, schema: DatasetSchema, evaluation_matrix, accuracy: float, n: int) -> str:
+    from driftline.monitors.profile import build_reference_profile
+
+    profile = build_reference_profile(
+        train, schema, confusion_matrix=evaluation_matrix, baseline={"accuracy": accuracy, "n": float(n)}
+    )
+    return str(profile.to_json())
+
+
+def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambda _: None) -> ChampionResult:
+    """Data -> Ray Train -> evaluation -> MLflow version -> alias ``champion``."""
+    started = pd.Timestamp.now()
+    progress("loading data")
+    stream, schema = load_stream(cfg.data)
+    window = stream.iloc[: cfg.train.train_rows]
+    train, val = split_time_ordered(window, cfg.train.validation_fraction)
+    bundle = ModelBundle.create(TabularPreprocessor.fit(train, schema), cfg.train.hidden_sizes, cfg.train.seed)
+    loop = LoopConfig(
+        initial_bundle=bundle.to_bytes(),
+        epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size,
+        learning_rate=cfg.train.learning_rate,
+        seed=cfg.train.seed,
+    )
+    ensure_ray(cfg)
+    progress(f"training on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
+    result = fit_on_ray(
+        bundle,
+        train,
+        loop,
+        num_workers=cfg.train.num_workers,
+        cpus_per_worker=cfg.train.cpus_per_worker,
+        storage_path=cfg.workdir_path / "ray_results",
+        run_prefix="champion",
+    )
+    progress("evaluating and registering in MLflow")
+    evaluation = evaluate(result.bundle, val)
+    registry = ModelRegistry(cfg)
+    version = registry.register(
+        result.bundle,
+        profile_json=profile_json(train, schema, evaluation.confusion_matrix, evaluation.accuracy, evaluation.n),
+        example=val,
+        metrics={**evaluation.metrics(), "final_train_loss": float(result.history[-1].get("train_loss", 0.0))},
+        params={"epochs": cfg.train.epochs, "hidden_sizes": list(cfg.train.hidden_sizes), "rows": len(train)},
+        tags={"driftline.role": "champion", "driftline.trigger": "initial", "driftline.ray_run": result.run_name},
+        run_name=result.run_name,
+    )
+    registry.set_alias(CHAMPION, version.version)
+    seconds = (pd.Timestamp.now() - started).total_seconds()
+    return ChampionResult(version, evaluation.accuracy, len(train), len(val), seconds)

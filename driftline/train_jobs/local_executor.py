@@ -1,0 +1,93 @@
+"""Run :func:`train_loop` in this process on in-memory data: for backtests, gates and unit tests.
+
+>>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
+>>> from driftline.train_jobs.preprocess import TabularPreprocessor
+>>> frame, _ = generate_stream("stationary", 300, seed=0)
+>>> bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,))
+>>> result = fit_local(bundle, frame, LoopConfig(bundle.to_bytes(), epochs=2))
+>>> len(result.history)
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from driftline.train_jobs.loop import LoopConfig, train_loop
+from driftline.train_jobs.model import ModelBundle
+
+__all__ = ["LocalTrainResult", "encode_labels", "fit_local"]
+
+
+def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
+    """Map label values to class indices; a label the model does not know is a DataError."""
+    from driftline.platform.errors import DataError
+
+    label = bundle.preprocessor.schema.label
+    if label not in frame.columns:
+        raise DataError(f"Label column {label!r} is missing.", "Provide labelled rows to train on.")
+    classes = np.asarray(bundle.classes)
+    values = frame[label].to_numpy()
+    index = np.searchsorted(classes, values)
+    unknown = (index >= len(classes)) | (classes[np.minimum(index, len(classes) - 1)] != values)
+    if unknown.any():
+        bad = sorted(set(values[unknown].tolist()))[:5]
+        raise DataError(
+            f"Label value(s) {bad} are not classes of the model {list(classes)}.", "Drop or fix those rows."
+        )
+    return index.astype(np.int64)
+
+
+@dataclass
+class _LocalContext:
+    features: torch.Tensor
+    labels: torch.Tensor
+    seed: int
+    world_rank: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    last_state: dict[str, Any] | None = None
+
+    def batches(self, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            yield self.features[idx], self.labels[idx]
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def report(self, metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+        self.history.append(metrics)
+        self.last_state = state
+
+    def restore(self) -> dict[str, Any] | None:
+        return None
+
+    def should_inject_failure(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class LocalTrainResult:
+    bundle: ModelBundle
+    history: list[dict[str, float]]
+
+
+def fit_local(bundle: ModelBundle, frame: pd.DataFrame, cfg: LoopConfig) -> LocalTrainResult:
+    """Train in-process starting from ``cfg.initial_bundle``; returns ``bundle`` with the trained weights."""
+    ctx = _LocalContext(
+        features=torch.from_numpy(bundle.preprocessor.transform(frame)),
+        labels=torch.from_numpy(encode_labels(frame, bundle)),
+        seed=cfg.seed,
+    )
+    train_loop(ctx, cfg)
+    if ctx.last_state is None:
+        return LocalTrainResult(ModelBundle.from_bytes(cfg.initial_bundle), ctx.history)
+    return LocalTrainResult(bundle.with_weights(ctx.last_state["model"]), ctx.history)

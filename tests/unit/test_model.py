@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from driftline.datasets import SYNTHETIC_SCHEMA, generate_stream
+from driftline.platform.errors import DataError
+from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.local_executor import encode_labels, fit_local
+from driftline.train_jobs.loop import LoopConfig
+from driftline.train_jobs.model import ModelBundle
+from driftline.train_jobs.preprocess import TabularPreprocessor
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return generate_stream("stationary", 3000, seed=5)[0]
+
+
+def test_preprocessor_scales_and_one_hot_encodes(frame) -> None:
+    pre = TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA)
+    encoded = pre.transform(frame)
+    assert encoded.shape == (3000, 8) and encoded.dtype == np.float32
+    assert np.allclose(encoded[:, :5].mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(encoded[:, 5:].sum(axis=1), 1.0)
+    unseen = frame.head(3).assign(region="zzz")
+    assert np.allclose(pre.transform(unseen)[:, 5:], 0.0)  # unknown category: all-zero block, no error
+    assert TabularPreprocessor.from_dict(pre.to_dict()) == pre
+
+
+def test_missing_column_is_a_data_error(frame) -> None:
+    pre = TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA)
+    with pytest.raises(DataError, match="x3"):
+        pre.transform(frame.drop(columns=["x3"]))
+
+
+def test_local_training_learns_and_bundle_round_trips(frame) -> None:
+    bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (16,), seed=0)
+    before = evaluate(bundle, frame.iloc[2500:]).accuracy
+    result = fit_local(bundle, frame.iloc[:2500], LoopConfig(bundle.to_bytes(), epochs=4, seed=1))
+    after = evaluate(result.bundle, frame.iloc[2500:])
+    assert after.accuracy > 0.78 > before and after.confusion_matrix.sum() == 500
+    assert [h["epoch"] for h in result.history] == [0.0, 1.0, 2.0, 3.0]
+    copy = ModelBundle.from_bytes(result.bundle.to_bytes())
+    assert np.allclose(copy.predict_proba(frame.head(50)), result.bundle.predict_proba(frame.head(50)))
+
+
+def test_class_weights_reweight_outputs(frame) -> None:
+    bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,), seed=0)
+    base = bundle.predict_proba(frame.head(20))
+    shifted = bundle.with_class_weights((1.0, 3.0)).predict_proba(frame.head(20))
+    expected = base * [1.0, 3.0]
+    assert np.allclose(shifted, expected / expected.sum(axis=1, keepdims=True))
+    with pytest.raises(DataError):
+        bundle.with_class_weights((1.0,))
+
+
+def test_unknown_label_class_is_rejected(frame) -> None:
+    bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,), seed=0)
+    with pytest.raises(DataError, match=r"\[7\]"):
+        encode_labels(frame.head(5).assign(y=[0, 1, 7, 0, 1]), bundle)

@@ -1,0 +1,107 @@
+"""RolloutController with in-memory fakes: save, publish traffic and move aliases in the right cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftline.platform.errors import RolloutError
+from driftline.platform.rollout import Action, Observation, Phase, VariantCounters
+from driftline.platform.rollout_controller import RolloutController
+from driftline.platform.rollout_spec import RolloutSpec
+from driftline.platform.rollout_store import RolloutStore
+from driftline.platform.traffic import TrafficConfig, TrafficMode
+
+SPEC = RolloutSpec(
+    mode="canary",
+    candidate_version="4",
+    canary={"steps": [0.2, 1.0], "min_requests_per_step": 50, "min_seconds_per_step": 0, "max_failed_checks": 0},
+)
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.configs: list[TrafficConfig] = []
+
+    def publish(self, config: TrafficConfig) -> None:
+        self.configs.append(config)
+
+
+class FakeAliases:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def promote(self, candidate_version: str) -> None:
+        self.calls.append(("promote", candidate_version))
+
+    def rollback(self) -> None:
+        self.calls.append(("rollback",))
+
+
+def make(tmp_path: Path) -> tuple[RolloutController, FakePublisher, FakeAliases]:
+    pub, aliases = FakePublisher(), FakeAliases()
+    return RolloutController(RolloutStore(tmp_path), pub, aliases, champion_version=lambda: "3"), pub, aliases
+
+
+def ok(n: int) -> VariantCounters:
+    return VariantCounters.from_samples([0.01] * n)
+
+
+def test_canary_to_promotion(tmp_path: Path) -> None:
+    ctl, pub, aliases = make(tmp_path)
+    ctl.start(SPEC, now=0.0)
+    assert pub.configs[-1].mode is TrafficMode.CANARY and pub.configs[-1].candidate_weight == 0.2
+
+    d = ctl.tick(Observation(1.0, ok(100), ok(10)))
+    assert d.action is Action.HOLD and len(pub.configs) == 1  # nothing published on hold
+    assert ctl.status().revision == 2  # but the counters were saved
+    d = ctl.tick(Observation(2.0, ok(200), ok(50)))
+    assert d.action is Action.ADVANCE and pub.configs[-1].candidate_weight == 1.0
+    assert pub.configs[-1].revision == d.state.revision == 3
+    d = ctl.tick(Observation(3.0, ok(0), ok(60)))
+    assert d.action is Action.PROMOTE and aliases.calls == [("promote", "4")]
+    assert (pub.configs[-1].champion_version, pub.configs[-1].mode) == ("4", TrafficMode.NONE)
+
+    # Finished: further ticks change nothing.
+    d = ctl.tick(Observation(4.0, ok(10), ok(10)))
+    assert d.action is Action.HOLD and ctl.status().revision == 4 and aliases.calls == [("promote", "4")]
+
+
+def test_failing_canary_rolls_back_and_publishes_champion_only(tmp_path: Path) -> None:
+    ctl, pub, aliases = make(tmp_path)
+    ctl.start(SPEC, now=0.0)
+    d = ctl.tick(Observation(1.0, ok(400), VariantCounters.from_samples([0.01] * 100, errors=20)))
+    assert d.action is Action.ROLLBACK and aliases.calls == [("rollback",)]
+    assert (pub.configs[-1].champion_version, pub.configs[-1].mode, pub.configs[-1].candidate_weight) == (
+        "3",
+        TrafficMode.NONE,
+        0.0,
+    )
+
+
+def test_manual_operations_and_guards(tmp_path: Path) -> None:
+    ctl, _pub, aliases = make(tmp_path)
+    with pytest.raises(RolloutError, match="No rollout has been started"):
+        ctl.tick(Observation(1.0))
+    ctl.start(SPEC, now=0.0)
+    with pytest.raises(RolloutError, match="still in phase CANARY"):
+        ctl.start(SPEC, now=1.0)
+    assert ctl.abort(now=2.0, reason="operator said so").state.phase is Phase.ROLLED_BACK
+    with pytest.raises(RolloutError, match="Cannot promote"):
+        ctl.promote(now=3.0)
+    assert ctl.start(SPEC, now=4.0).phase is Phase.CANARY  # a new rollout after the old one finished
+    assert ctl.promote(now=5.0).action is Action.PROMOTE
+    assert aliases.calls == [("rollback",), ("promote", "4")]
+
+
+def test_restart_resumes_and_reconcile_reapplies(tmp_path: Path) -> None:
+    ctl, _, _ = make(tmp_path)
+    ctl.start(SPEC, now=0.0)
+    ctl.tick(Observation(1.0, ok(100), ok(30)))
+    restarted, pub, aliases = make(tmp_path)
+    state = restarted.reconcile()
+    assert state is not None and state.candidate.requests == 30
+    assert pub.configs[-1].candidate_weight == 0.2 and aliases.calls == []
+    d = restarted.tick(Observation(2.0, ok(100), ok(30)))
+    assert d.action is Action.ADVANCE  # 30 + 30 >= 50 requests: the counters survived the restart
