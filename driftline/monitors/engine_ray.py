@@ -28,20 +28,14 @@ BLOB = "summary"
 
 
 def _summarize_block(batch: pa.Table, plan: SummaryPlan) -> pa.Table:
-    blob = pickle.dumps(summarize_table(batch, plan), protocol=pickle.HIGHEST_PROTOCOL)
+    # Our own errors travel back as the block's result: Ray Data's UserCodeException drops the original cause.
+    result: WindowSummary | DriftlineError
+    try:
+        result = summarize_table(batch, plan)
+    except DriftlineError as exc:
+        result = exc
+    blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
     return pa.table({BLOB: pa.array([blob], type=pa.binary())})
-
-
-def _driftline_cause(exc: BaseException) -> DriftlineError | None:
-    seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
-        if isinstance(node, DriftlineError):
-            return node
-        nxt = getattr(node, "cause", None) or node.__cause__
-        node = nxt if isinstance(nxt, BaseException) else None
-    return None
 
 
 def summarize_parquet_ray(
@@ -71,16 +65,12 @@ def summarize_parquet_ray(
         num_cpus=num_cpus,
     )
     total: WindowSummary | None = None
-    try:
-        for batch in blocks.iter_batches(batch_size=None, batch_format="pyarrow"):
-            for blob in batch.column(BLOB).to_pylist():
-                part: WindowSummary = pickle.loads(blob)
-                total = part if total is None else total.merge(part)
-    except Exception as exc:  # unwrap our own errors from Ray's task-error wrappers
-        cause = _driftline_cause(exc)
-        if cause is not None:
-            raise cause from None
-        raise
+    for batch in blocks.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for blob in batch.column(BLOB).to_pylist():
+            part = pickle.loads(blob)
+            if isinstance(part, DriftlineError):
+                raise part
+            total = part if total is None else total.merge(part)
     if total is None:
         raise DataError(f"The window at {path} has no rows.", "Check the --current path and the time window.")
     return total

@@ -17,20 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest, norm
+from scipy.stats import binomtest
 
 from driftline.monitors.drift_config import PerformanceConfig
+from driftline.platform.stats import wilson_interval
 
-__all__ = ["performance_section", "wilson_interval"]
-
-
-def wilson_interval(k: int, n: int, confidence: float) -> tuple[float, float]:
-    z = float(norm.ppf(0.5 + confidence / 2))
-    phat = k / n
-    denom = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / denom
-    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+__all__ = ["performance_section"]
 
 
 def performance_section(baseline: dict[str, float], joint: np.ndarray, cfg: PerformanceConfig) -> dict[str, Any] | None:
@@ -41,7 +33,7 @@ def performance_section(baseline: dict[str, float], joint: np.ndarray, cfg: Perf
     k = int(np.trace(joint))
     base = float(baseline["accuracy"])
     current = k / n
-    low, high = wilson_interval(k, n, cfg.confidence)
+    low, high = wilson_interval(k, n, alpha=1.0 - cfg.confidence)
     p = float(binomtest(k, n, base, alternative="less").pvalue) if 0 < base < 1 else 1.0
     enough = n >= cfg.min_labelled
     decayed = bool(enough and base - current >= cfg.min_drop and p < cfg.alpha)

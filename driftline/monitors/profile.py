@@ -114,19 +114,41 @@ class ReferenceProfile:
         return cls.from_dict(data)
 
 
+def _quantiles_sorted(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``np.quantile(x, levels)`` (method "linear") for sorted ``x``, by indexing instead of partitioning."""
+    n = x.size
+    virtual = n * levels + (1 - levels) - 1  # numpy's virtual index for alpha = beta = 1
+    prev = np.clip(np.floor(virtual).astype(np.int64), 0, n - 1)
+    nxt = np.clip(prev + 1, 0, n - 1)
+    gamma = virtual - np.floor(virtual)
+    a, b = x[prev], x[nxt]
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)  # numpy's _lerp
+
+
 def _numeric_profile(values: np.ndarray, n_bins: int) -> NumericSummary:
-    x = np.sort(values[np.isfinite(values)])
+    finite = np.isfinite(values)
+    x = np.sort(values if finite.all() else values[finite])
+    n_nan = int(np.isnan(values).sum())
     if x.size == 0:
-        return NumericSummary.from_values(values, np.empty(0))
-    levels = np.arange(1, n_bins) / n_bins
+        out = NumericSummary.empty(np.empty(0))
+        out.n_nan, out.n_inf = n_nan, int(values.size - n_nan)
+        return out
     # Quantile edges with ties removed: a value repeated over many quantiles becomes one edge whose bin holds it all.
-    edges = np.unique(np.quantile(x, levels))
+    edges = np.unique(_quantiles_sorted(x, np.arange(1, n_bins) / n_bins))
     median = float(x[x.size // 2])  # centring the moments keeps var = E[d^2] - E[d]^2 accurate for offset data
-    summary = NumericSummary.from_values(x, edges, shift=median)
-    n_bad = values.size - x.size
-    summary.n_nan = int(np.isnan(values).sum())
-    summary.n_inf = int(n_bad - summary.n_nan)
-    return summary
+    out = NumericSummary.empty(edges, shift=median)
+    # x is sorted, so bin k is the slice between consecutive "values <= edge" positions (bins are right-closed)
+    bounds = np.concatenate([[0], np.searchsorted(x, edges, side="right"), [x.size]])
+    out.counts = np.diff(bounds).astype(np.int64)
+    full = out.counts > 0  # reduceat needs strictly increasing starts: sum the non-empty slices only
+    out.sums = np.zeros(len(out.counts))
+    out.sums[full] = np.add.reduceat(x, bounds[:-1][full])
+    dev = x - median
+    out.n, out.sum_dev, out.sum_dev2 = int(x.size), float(dev.sum()), float(dev @ dev)
+    out.min, out.max = float(x[0]), float(x[-1])
+    out.n_nan, out.n_inf = n_nan, int(values.size - x.size - n_nan)
+    return out
 
 
 def profile_from_table(
@@ -193,7 +215,7 @@ def build_reference_profile(
 ) -> ReferenceProfile:
     """Profile ``df`` (the model's training data) under ``schema``; see the module docstring for what is kept."""
     wanted = [c for c in dict.fromkeys([*schema.feature_names, schema.label]) if c in df.columns]
-    table = pa.Table.from_pandas(df[wanted], preserve_index=False)
+    table = pa.Table.from_pandas(df, columns=wanted, preserve_index=False)  # no copy of the frame
     return profile_from_table(
         table, schema, confusion_matrix=confusion_matrix, baseline=baseline, n_bins=n_bins, source="dataframe"
     )

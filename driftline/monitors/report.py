@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 from driftline.datasets.schema import FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import Correction, DriftConfig
@@ -41,17 +42,9 @@ DISPLAY_CATEGORIES = 20
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """BH-adjusted p-values (step-up; monotone; capped at 1)."""
+    """BH-adjusted p-values (scipy's ``false_discovery_control``; an empty input gives an empty output)."""
     p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return p if p.size == 0 else np.asarray(false_discovery_control(p, method="bh"))
 
 
 def _iso(us: int | None) -> str | None:

@@ -114,6 +114,14 @@ class ServeConfig(_Section):
     max_batch_rows: int = Field(default=1_000, ge=1, description="Largest batch /predict accepts (else 413).")
     router: DeploymentResources = Field(default_factory=DeploymentResources)
     model: DeploymentResources = Field(default_factory=DeploymentResources)
+    admin_token: str | None = Field(
+        default=None, description="Bearer token of the admin API; prefer $DRIFTLINE_ADMIN_TOKEN. None disables it."
+    )
+    shadow_timeout_seconds: float = Field(default=2.0, gt=0, description="A shadow call slower than this is dropped.")
+    shadow_max_in_flight: int = Field(default=32, ge=1, description="Shadow calls beyond this are skipped, not queued.")
+    poll_seconds: float = Field(default=0.5, gt=0, description="How often routers and replicas re-read serving state.")
+    log_flush_rows: int = Field(default=2_000, ge=1, description="Prediction-log rows buffered before a flush.")
+    log_flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a log record waits in memory.")
 
 
 class DriftlineConfig(_Section):

@@ -1,5 +1,9 @@
 """Build and run driftline's Serve application.
 
+The graph: ``router`` (FastAPI ingress) -> ``slot_a`` / ``slot_b`` (model replicas; the serving state says which
+is champion and which candidate), ``log_writer`` (prediction/feedback logs) and ``controller`` (rollout state,
+the one writer). Writer and controller take no CPU reservation: they are light and must always schedule.
+
 - ``serve run configs/serve.yaml`` / ``serve deploy configs/serve.yaml`` use :func:`app_builder` (import path
   ``driftline.serve_apps.app:app_builder``) with ``args: {config: <driftline config file>}``.
 - ``driftline serve`` calls :func:`deploy` with the loaded config.
@@ -11,25 +15,36 @@ from typing import Any
 
 from driftline.platform.config import DriftlineConfig
 from driftline.platform.config_loader import load_config
+from driftline.serve_apps.controller import Controller
+from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.model_deployment import ModelReplica
 from driftline.serve_apps.router import Router
 
 __all__ = ["app_builder", "build_app", "deploy", "shutdown"]
 
 
-def build_app(cfg: DriftlineConfig, champion_ref: str = "champion") -> Any:
-    """The bound application: Router ingress over a champion model deployment."""
+def build_app(cfg: DriftlineConfig) -> Any:
+    """The bound application graph for ``cfg``."""
     from ray import serve
 
-    config_dict = cfg.model_dump(mode="json")
-    model = serve.deployment(
-        ModelReplica,
-        name="champion",
-        num_replicas=cfg.serve.model.num_replicas,
-        max_ongoing_requests=cfg.serve.model.max_ongoing_requests,
-        ray_actor_options={"num_cpus": cfg.serve.model.num_cpus},
-        user_config={"model_ref": champion_ref},
+    config = cfg.model_dump(mode="json")
+    model = cfg.serve.model
+
+    def slot(name: str) -> Any:
+        return serve.deployment(
+            ModelReplica,
+            name=f"slot_{name}",
+            num_replicas=model.num_replicas,
+            max_ongoing_requests=model.max_ongoing_requests,
+            ray_actor_options={"num_cpus": model.num_cpus},
+        ).bind(config, name, cfg.serve.poll_seconds)
+
+    writer = serve.deployment(LogWriter, name="log_writer", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
+        str(cfg.workdir_path / "logs"), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
     )
+    controller = serve.deployment(
+        Controller, name="controller", num_replicas=1, ray_actor_options={"num_cpus": 0}
+    ).bind(config)
     router = serve.deployment(
         Router,
         name="router",
@@ -37,16 +52,15 @@ def build_app(cfg: DriftlineConfig, champion_ref: str = "champion") -> Any:
         max_ongoing_requests=cfg.serve.router.max_ongoing_requests,
         ray_actor_options={"num_cpus": cfg.serve.router.num_cpus},
     )
-    return router.bind(model.bind(config_dict), {"max_batch_rows": cfg.serve.max_batch_rows})
+    return router.bind(slot("a"), slot("b"), writer, controller, config)
 
 
 def app_builder(args: dict[str, Any]) -> Any:
     """Entry point for ``serve run``/``serve deploy``: ``args`` may name a driftline ``config`` file and ``workdir``."""
-    cfg = load_config(args.get("config"), workdir=args.get("workdir"))
-    return build_app(cfg, str(args.get("champion_ref", "champion")))
+    return build_app(load_config(args.get("config"), workdir=args.get("workdir")))
 
 
-def deploy(cfg: DriftlineConfig, port: int | None = None, champion_ref: str = "champion") -> str:
+def deploy(cfg: DriftlineConfig, port: int | None = None) -> str:
     """Start Serve's HTTP proxy on ``port`` (default from config) and deploy the app; returns the base URL."""
     from ray import serve
 
@@ -55,13 +69,13 @@ def deploy(cfg: DriftlineConfig, port: int | None = None, champion_ref: str = "c
     ensure_ray(cfg)
     http_port = cfg.serve.port if port is None else port
     serve.start(http_options={"host": cfg.serve.host, "port": http_port})
-    serve.run(build_app(cfg, champion_ref), name=cfg.serve.app_name, route_prefix=cfg.serve.route_prefix)
+    serve.run(build_app(cfg), name=cfg.serve.app_name, route_prefix=cfg.serve.route_prefix)
     prefix = cfg.serve.route_prefix.rstrip("/")
     return f"http://{cfg.serve.host}:{http_port}{prefix}"
 
 
 def shutdown() -> None:
-    """Stop Serve and Ray started by this process."""
+    """Stop Serve (flushing the logs) and Ray started by this process."""
     import ray
     from ray import serve
 

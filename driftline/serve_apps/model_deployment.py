@@ -1,13 +1,18 @@
-"""A model replica: loads one registered version (by alias or number) and predicts on DataFrames.
+"""A model slot replica: serves whichever registered version the serving state assigns to its slot.
 
-The model to serve is the replica's ``user_config`` (``{"model_ref": "champion" | "7", "class_weights": ...}``),
-so pointing a slot at another version is ``reconfigure``: replicas swap models in place, without a restart and
-without dropping requests (the old model answers until the new one is loaded).
+Each replica polls ``serving.json`` and loads its slot's version in the background; the old model keeps
+answering until the new one is ready, so a reload never drops a request. Callers name the version they expect;
+a replica that does not hold it yet raises :class:`ModelNotReady` (the router then uses the champion).
+
+Fault injection for game days: a model version tagged ``driftline.fault_rate=<p>`` in MLflow fails that share of
+its calls, so a canary's abort path can be rehearsed with a real deployment.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +23,17 @@ from driftline.platform.config import DriftlineConfig
 from driftline.platform.errors import ServingError
 from driftline.train_jobs.model import ModelBundle, TabularMLP
 
-__all__ = ["LoadedModel", "ModelReplica", "Prediction"]
+__all__ = ["ModelReplica", "ModelNotReady", "Prediction", "LoadedModel", "FAULT_RATE_TAG"]
+
+FAULT_RATE_TAG = "driftline.fault_rate"
+
+
+class ModelNotReady(ServingError):
+    """This slot does not (yet) hold the version the caller expects."""
+
+
+class InjectedFault(ServingError):
+    """A failure injected on purpose by the version's fault_rate tag."""
 
 
 @dataclass(frozen=True)
@@ -30,49 +45,84 @@ class Prediction:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    ref: str
     version: str
     bundle: ModelBundle
     network: TabularMLP
+    fault_rate: float = 0.0
 
 
 class ModelReplica:
-    """Serve deployment class (wrapped with ``serve.deployment`` by the app builder)."""
+    """Serve deployment class (wrapped with ``serve.deployment`` by the app builder), one per slot name."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], slot: str, poll_seconds: float = 0.5) -> None:
         import torch
 
         torch.set_num_threads(1)  # many small replicas share 2 cores; intra-op threads would only fight
-        self._cfg = DriftlineConfig.model_validate(config)
-        self._model: LoadedModel | None = None
-        self._lock = threading.Lock()
+        from driftline.serve_apps.controller import state_dir
+        from driftline.serve_apps.serving_state import ServingStateStore
 
-    def _load(self, ref: str, class_weights: list[float] | None) -> LoadedModel:
+        self._cfg = DriftlineConfig.model_validate(config)
+        self._slot = slot
+        self._store = ServingStateStore(state_dir(self._cfg))
+        self._model: LoadedModel | None = None
+        self._load_error: str | None = None
+        self._random = random.Random()
+        self._sync()  # first load in the constructor: the replica is healthy only once it can answer
+        self._stop = threading.Event()
+        threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True).start()
+
+    def _wanted_version(self) -> str | None:
+        from driftline.platform.registry import CHAMPION, ModelRegistry
+
+        state = self._store.load()
+        if state is not None:
+            return state.slots.get(self._slot)
+        # No serving state yet (first start): slot "a" serves the champion alias.
+        return ModelRegistry(self._cfg).resolve(f"@{CHAMPION}") if self._slot == "a" else None
+
+    def _sync(self) -> None:
+        wanted = self._wanted_version()
+        if wanted is None or (self._model is not None and self._model.version == wanted):
+            return
         from driftline.platform.registry import ModelRegistry
 
-        bundle, version = ModelRegistry(self._cfg).load_bundle(ref)
-        if class_weights is not None:
-            bundle = bundle.with_class_weights(tuple(class_weights))
-        return LoadedModel(ref, version, bundle, bundle.build_network().eval())
+        registry = ModelRegistry(self._cfg)
+        bundle, version = registry.load_bundle(wanted)
+        fault_rate = float(registry.version_tags(version).get(FAULT_RATE_TAG, 0.0))
+        self._model = LoadedModel(version, bundle, bundle.build_network().eval(), fault_rate)
+        self._load_error = None
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        ref = str(user_config.get("model_ref", "champion"))
-        weights = user_config.get("class_weights")
-        loaded = self._load(ref, weights)
-        with self._lock:
-            self._model = loaded
+    def _poll(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            try:
+                self._sync()
+            except Exception as exc:  # keep serving the loaded model; the error shows in info()
+                self._load_error = repr(exc)
+                time.sleep(seconds)
 
-    def _current(self) -> LoadedModel:
-        if self._model is None:
-            raise ServingError("This replica has no model loaded yet.", "Deploy it with user_config model_ref set.")
-        return self._model
+    def _current(self, expected: str | None) -> LoadedModel:
+        model = self._model
+        if model is None or (expected is not None and model.version != expected):
+            have = None if model is None else model.version
+            raise ModelNotReady(f"Slot {self._slot} holds version {have}, not {expected}.", "Retry shortly.")
+        return model
 
     def info(self) -> dict[str, Any]:
-        model = self._current()
-        return {"version": model.version, "ref": model.ref, "schema": model.bundle.preprocessor.schema.to_dict()}
+        model = self._current(None)
+        return {
+            "slot": self._slot,
+            "version": model.version,
+            "schema": model.bundle.preprocessor.schema.to_dict(),
+            "load_error": self._load_error,
+        }
 
-    def predict(self, frame: pd.DataFrame) -> Prediction:
-        model = self._current()
+    def predict(self, frame: pd.DataFrame, expected_version: str | None = None) -> Prediction:
+        model = self._current(expected_version)
+        if model.fault_rate and self._random.random() < model.fault_rate:
+            raise InjectedFault(f"Injected failure (version {model.version} has {FAULT_RATE_TAG}).")
         proba = model.bundle.predict_proba(frame, model.network)
         classes = np.asarray(model.bundle.classes)
         return Prediction(classes[proba.argmax(axis=1)].tolist(), proba.round(6).tolist(), model.version)
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -1,29 +1,45 @@
-"""The ingress: a FastAPI app on Ray Serve that validates requests and routes them to model replicas.
+"""The ingress: validates requests, routes them to the champion or candidate slot, logs every prediction.
 
-Endpoints: ``POST /predict``, ``GET /healthz`` and the OpenAPI docs at ``/docs``.
+Endpoints: ``POST /predict``, ``POST /feedback``, ``GET /healthz``, ``GET /rollout`` and the admin operations
+``POST /rollout``, ``POST /rollout/promote``, ``POST /rollout/abort`` (bearer token), OpenAPI at ``/docs``.
+Modes come from the serving state (see ``serving_state.py``): none, shadow (candidate mirrored off the user's
+path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id).
 """
 
 # No `from __future__ import annotations` here: FastAPI must see real types after Serve rewrites signatures.
 
+import asyncio
+import time
 import uuid
-from typing import Any
+from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from ray import serve
 
 from driftline.datasets.schema import DatasetSchema
+from driftline.platform.config import DriftlineConfig
+from driftline.platform.errors import DriftlineError, RolloutError
+from driftline.platform.rollout_spec import RolloutSpec
+from driftline.platform.traffic import TrafficMode
+from driftline.serve_apps.admin import check_bearer, resolve_admin_token
+from driftline.serve_apps.assignment import assign_variant, shadow_selected
+from driftline.serve_apps.controller import state_dir
+from driftline.serve_apps.feedback import parse_feedback
+from driftline.serve_apps.metrics import RouterMetrics
+from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.payload import PayloadError, parse_payload
+from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+from driftline.serve_apps.window import TrafficWindow
 
 __all__ = ["Router", "api"]
 
 api = FastAPI(
     title="driftline",
-    description="Predictions from the champion model, with safe rollout of candidates.",
+    description="Predictions from the champion model, with shadow, A/B and canary rollout of candidates.",
     version="0.1.0",
 )
-
-
 _PREDICT_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -56,51 +72,256 @@ def _request_id(request: Request) -> str:
     return _get_serve_request_context().request_id or request.headers.get("x-request-id") or uuid.uuid4().hex
 
 
-def _error(err: PayloadError, request_id: str) -> JSONResponse:
-    body = err.to_json()
-    body["request_id"] = request_id
-    return JSONResponse(body, status_code=err.status)
+def _cause(err: BaseException) -> BaseException:
+    """The user-level exception inside a Ray task error (whose str() carries a remote traceback)."""
+    return getattr(err, "cause", None) or err
 
 
-# Ingress is applied at import time so every replica process rebuilds the same routes bound to its instance.
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise PayloadError(400, "bad_json", "The body is not valid JSON.") from None
+
+
 @serve.ingress(api)
 class Router:
     """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder)."""
 
-    def __init__(self, champion: Any, settings: dict[str, Any]) -> None:
-        self._champion = champion
-        self._max_rows = int(settings["max_batch_rows"])
-        self._schema: DatasetSchema | None = None
+    def __init__(self, slot_a: Any, slot_b: Any, writer: Any, controller: Any, config: dict[str, Any]) -> None:
+        cfg = DriftlineConfig.model_validate(config)
+        self._slots = {"a": slot_a, "b": slot_b}
+        self._writer, self._controller = writer, controller
+        self._model_name = cfg.mlflow.model_name
+        self._max_rows = cfg.serve.max_batch_rows
+        self._token = resolve_admin_token(cfg.serve.admin_token)
+        self._shadow_timeout = cfg.serve.shadow_timeout_seconds
+        self._shadow_limit = cfg.serve.shadow_max_in_flight
+        self._poll = cfg.serve.poll_seconds
+        self._store = ServingStateStore(state_dir(cfg))
+        self._serving: Optional[ServingState] = None
+        self._loaded_at = 0.0
+        self._schema: Optional[DatasetSchema] = None
+        self._window = TrafficWindow()
+        self._records: list[dict[str, Any]] = []
+        self._shadow_in_flight = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pump: Optional[asyncio.Task[Any]] = None
+        self._metrics = RouterMetrics()
 
-    async def _get_schema(self) -> DatasetSchema:
+    # ------------------------------------------------------------------ state, schema, background pump
+    async def _state(self) -> ServingState:
+        now = time.monotonic()
+        if self._serving is None or now - self._loaded_at >= self._poll:
+            loaded = self._store.load()
+            if loaded is None:  # the controller writes it on start; ask it once
+                loaded = ServingState.from_dict(await self._controller.serving.remote())
+            self._serving, self._loaded_at = loaded, now
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._pump_forever())
+        return self._serving
+
+    async def _get_schema(self, state: ServingState) -> DatasetSchema:
         if self._schema is None:
-            info = await self._champion.info.remote()
+            info = await self._slots[state.champion_slot].info.remote()
             self._schema = DatasetSchema.from_dict(info["schema"])
         return self._schema
 
-    @api.get("/healthz", summary="Liveness and the champion's version")
-    async def healthz(self) -> dict[str, Any]:
-        info = await self._champion.info.remote()
-        return {"status": "ok", "champion_version": info["version"]}
+    async def _pump_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._records:
+            records, self._records = self._records, []
+            self._writer.append.remote(records)
+        if not self._window.empty():
+            self._controller.observe.remote(self._window.drain())
+
+    def _log(self, frame: Any, request_id: str, variant: str, role: str, result: Any, latency_s: float) -> None:
+        now = time.time()
+        for row, (features, pred, proba) in enumerate(
+            zip(frame.to_dict("records"), result.predictions, result.probabilities, strict=True)
+        ):
+            self._records.append(
+                {
+                    "request_id": request_id,
+                    "row": row,
+                    "timestamp": now,
+                    "model_name": self._model_name,
+                    "model_version": result.model_version,
+                    "variant": variant,
+                    "role": role,
+                    **features,
+                    "prediction": int(pred),
+                    "probabilities": proba,
+                    "latency_ms": latency_s * 1000.0,
+                }
+            )
+
+    # ------------------------------------------------------------------ prediction
+    async def _call(self, state: ServingState, variant: str, frame: Any) -> Any:
+        slot = state.champion_slot if variant == "champion" else state.candidate_slot
+        version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
+        return await self._slots[slot].predict.remote(frame, version)
+
+    async def _shadow(self, state: ServingState, frame: Any, request_id: str, served: Any) -> None:
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(self._call(state, "candidate", frame), self._shadow_timeout)
+        except ModelNotReady:
+            self._metrics.shadow_skipped()
+            return
+        except Exception:  # a timeout or a candidate failure stays off the user's path; it is counted
+            self._window.record("candidate", time.perf_counter() - started, error=True)
+            self._metrics.observe("candidate", "shadow", time.perf_counter() - started, error=True)
+            return
+        finally:
+            self._shadow_in_flight -= 1
+        latency = time.perf_counter() - started
+        agreed = sum(a == b for a, b in zip(result.predictions, served.predictions, strict=True))
+        self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
+        self._metrics.observe("candidate", "shadow", latency)
+        self._log(frame, request_id, "candidate", "shadow", result, latency)
+
+    def _start_shadow(self, state: ServingState, frame: Any, request_id: str, served: Any) -> None:
+        if self._shadow_in_flight >= self._shadow_limit:
+            self._metrics.shadow_skipped()
+            return
+        self._shadow_in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._shadow(state, frame, request_id, served))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @api.post("/predict", summary="Predict a batch", openapi_extra=_PREDICT_DOC)
     async def predict(self, request: Request) -> JSONResponse:
         request_id = _request_id(request)
         try:
-            try:
-                body = await request.json()
-            except ValueError:
-                raise PayloadError(400, "bad_json", "The body is not valid JSON.") from None
-            frame = parse_payload(body, await self._get_schema(), self._max_rows)
+            state = await self._state()
+            frame = parse_payload(await _json(request), await self._get_schema(state), self._max_rows)
         except PayloadError as err:
-            return _error(err, request_id)
-        result = await self._champion.predict.remote(frame)
-        headers = {"X-Model-Version": result.model_version, "X-Variant": "champion"}
-        payload = {
+            return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
+        traffic = state.traffic
+        variant = "champion"
+        if traffic.mode in (TrafficMode.AB, TrafficMode.CANARY) and traffic.candidate_version:
+            key = request.headers.get("x-user-id") or request_id
+            variant = assign_variant(traffic.salt, key, traffic.candidate_weight)
+        started = time.perf_counter()
+        headers: dict[str, str] = {}
+        try:
+            result = await self._call(state, variant, frame)
+        except Exception as exc:
+            if variant == "champion":
+                self._window.record("champion", time.perf_counter() - started, error=True)
+                self._metrics.observe("champion", "served", time.perf_counter() - started, error=True)
+                return _error(503, "model_unavailable", f"The champion could not answer: {type(exc).__name__}.")
+            if not isinstance(exc, ModelNotReady):  # a real candidate failure counts against it
+                self._window.record("candidate", time.perf_counter() - started, error=True)
+                self._metrics.observe("candidate", "served", time.perf_counter() - started, error=True)
+            headers["X-Fallback"] = "candidate-unavailable"
+            variant, started = "champion", time.perf_counter()
+            result = await self._call(state, "champion", frame)
+        latency = time.perf_counter() - started
+        self._window.record(variant, latency)
+        self._metrics.observe(variant, "served", latency)
+        self._log(frame, request_id, variant, "served", result, latency)
+        if traffic.mode is TrafficMode.SHADOW and traffic.candidate_version:
+            if shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
+                self._start_shadow(state, frame, request_id, result)
+        headers.update({"X-Model-Version": result.model_version, "X-Variant": variant})
+        body = {
             "request_id": request_id,
             "predictions": result.predictions,
             "probabilities": result.probabilities,
             "model_version": result.model_version,
-            "variant": "champion",
+            "variant": variant,
         }
-        return JSONResponse(payload, headers=headers)
+        return JSONResponse(body, headers=headers)
+
+    # ------------------------------------------------------------------ feedback
+    @api.post("/feedback", summary="Labels for earlier predictions: {request_id, label[, row]} or {items: [...]}")
+    async def feedback(self, request: Request) -> JSONResponse:
+        try:
+            state = await self._state()
+            body = await _json(request)
+            items, single = parse_feedback(body, (await self._get_schema(state)).classes)
+        except PayloadError as err:
+            return JSONResponse(err.to_json(), status_code=err.status)
+        await self._flush()  # our own buffered predictions must be in the writer's index before we join labels
+        outcomes = await self._writer.feedback.remote(items, time.time())
+        for outcome in outcomes:
+            for scored in outcome.get("scored", ()):
+                self._window.label(scored["variant"], scored["correct"])
+        if single:
+            outcome = outcomes[0]
+            status = {"accepted": 200, "duplicate": 200, "unknown_request_id": 404, "conflict": 409}[outcome["status"]]
+            return JSONResponse(outcome, status_code=status)
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
+        return JSONResponse({"results": outcomes, "counts": counts})
+
+    # ------------------------------------------------------------------ health and rollout admin
+    @api.get("/healthz", summary="Liveness and the versions being served")
+    async def healthz(self) -> dict[str, Any]:
+        state = await self._state()
+        info = await self._slots[state.champion_slot].info.remote()
+        health = {"status": "ok", "champion_version": info["version"], "mode": state.traffic.mode.value}
+        if state.traffic.candidate_version is not None:
+            try:
+                candidate = await self._slots[state.candidate_slot].info.remote()
+                health["candidate_loaded"] = candidate["version"]
+            except Exception:
+                health["candidate_loaded"] = None
+        return health
+
+    @api.get("/rollout", summary="Rollout state, serving state and the transition history (open to read)")
+    async def rollout_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = await self._controller.status.remote()
+        return status
+
+    async def _admin(self, request: Request, operation: str, *args: Any) -> JSONResponse:
+        if not self._token:
+            return _error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
+        if not check_bearer(request.headers.get("authorization"), self._token):
+            response = _error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            result = await getattr(self._controller, operation).remote(*args)
+        except RolloutError as err:
+            return _error(409, "rollout_conflict", str(_cause(err)))
+        except DriftlineError as err:
+            return _error(422, "invalid_rollout", str(_cause(err)))
+        await self._state()
+        self._loaded_at = 0.0  # re-read serving state on the next request
+        return JSONResponse(result)
+
+    @api.post("/rollout", summary="Start a rollout (admin): a RolloutSpec {mode, candidate_version, ...}")
+    async def rollout_start(self, request: Request) -> JSONResponse:
+        try:
+            body = await _json(request)
+            spec = RolloutSpec.model_validate(body).model_dump(mode="json")
+        except PayloadError as err:
+            return JSONResponse(err.to_json(), status_code=err.status)
+        except ValidationError as err:  # validated here: pydantic errors do not cross Ray workers intact
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            return _error(422, "invalid_rollout", f"{field}: {first['msg']} (got {first.get('input')!r})", field=field)
+        return await self._admin(request, "start", spec)
+
+    @api.post("/rollout/promote", summary="Promote the candidate now (admin)")
+    async def rollout_promote(self, request: Request) -> JSONResponse:
+        return await self._admin(request, "promote", "manual promote via API")
+
+    @api.post("/rollout/abort", summary="Abort and send all traffic to the champion (admin)")
+    async def rollout_abort(self, request: Request) -> JSONResponse:
+        return await self._admin(request, "abort", "manual abort via API")
+
+    async def __del__(self) -> None:
+        await self._flush()

@@ -6,6 +6,8 @@ encoded features stream to the workers. Each call gets a unique run name: reusin
 
 from __future__ import annotations
 
+import json  # [retrain, issue #4]
+import os  # [retrain, issue #4]
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ __all__ = ["RayTrainResult", "fit_on_ray", "unique_run_name"]
 
 _STATE_FILE = "state.pt"
 _FAILED_ONCE_MARKER = "injected_failure_done"
+_HISTORY_FILE = "history.jsonl"  # [retrain, issue #4]
 
 
 def unique_run_name(prefix: str) -> str:
@@ -42,6 +45,9 @@ class _RayContext:
         self._train = ray.train
         self.world_rank = ray.train.get_context().get_world_rank()
         self._marker = Path(marker_dir) / _FAILED_ONCE_MARKER
+        # [retrain, issue #4] every epoch's metrics, appended by rank 0: result.metrics_dataframe only holds the
+        # num_to_keep kept checkpoints, so this log is what shows a resumed run did not redo earlier epochs.
+        self._history = Path(marker_dir) / _HISTORY_FILE
 
     def batches(self, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         shard = self._train.get_dataset_shard("train")
@@ -60,6 +66,9 @@ class _RayContext:
         if self.world_rank != 0 or state is None:
             self._train.report(metrics)
             return
+        self._history.parent.mkdir(parents=True, exist_ok=True)  # [retrain, issue #4] see __init__
+        with self._history.open("a") as log:
+            log.write(json.dumps(metrics) + "\n")
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state, Path(tmp) / _STATE_FILE)
             self._train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
@@ -77,7 +86,9 @@ class _RayContext:
             return False
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._marker.touch()
-        return True
+        # [retrain, issue #4] a real worker death, not an exception: the process exits as if killed, so the test
+        # exercises Ray Train's actor-failure path (restart the worker group, resume from the last checkpoint).
+        os._exit(1)
 
 
 def _ray_entry(config: dict[str, Any]) -> None:
@@ -146,4 +157,7 @@ def fit_on_ray(
     history = [
         dict(m) for m in (result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else [])
     ]
+    history_log = storage / run_name / "_markers" / _HISTORY_FILE  # [retrain, issue #4] full per-epoch history
+    if history_log.is_file():
+        history = [json.loads(line) for line in history_log.read_text().splitlines() if line.strip()]
     return RayTrainResult(bundle.with_weights(state["model"]), history, run_name, str(result.checkpoint.path))

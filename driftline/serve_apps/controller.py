@@ -1,0 +1,143 @@
+"""The rollout controller as a Serve deployment: the one writer of rollout and serving state.
+
+Routers push their per-variant counter windows here (``observe``); every ``tick_seconds`` an active rollout is
+stepped with what arrived since the last tick. Decisions are applied through two narrow adapters: the serving
+state file (which slot serves which version, the traffic split) and MLflow aliases (promotion moves
+``champion``; a rollback removes ``candidate``). State is on disk, so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from driftline.platform.config import DriftlineConfig
+from driftline.platform.errors import RolloutError
+from driftline.platform.rollout import Observation, VariantCounters
+from driftline.platform.rollout_controller import RolloutController
+from driftline.platform.rollout_spec import RolloutSpec
+from driftline.platform.rollout_store import RolloutStore
+from driftline.platform.traffic import TrafficConfig
+from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+
+__all__ = ["Controller", "MlflowAliases", "ServingPublisher", "state_dir"]
+
+
+def state_dir(cfg: DriftlineConfig) -> str:
+    return str(cfg.workdir_path / "state")
+
+
+class ServingPublisher:
+    """TrafficPublisher that writes serving.json (slots follow the traffic config)."""
+
+    def __init__(self, store: ServingStateStore, initial_champion: str) -> None:
+        self.store = store
+        self.state = store.load() or ServingState.initial(initial_champion)
+        store.save(self.state)
+
+    def publish(self, config: TrafficConfig) -> None:
+        self.state = self.state.apply(config)
+        self.store.save(self.state)
+
+
+class MlflowAliases:
+    """AliasMover over the MLflow registry."""
+
+    def __init__(self, cfg: DriftlineConfig) -> None:
+        self.cfg = cfg
+
+    def promote(self, candidate_version: str) -> None:
+        from driftline.platform.registry import CANDIDATE, CHAMPION, ModelRegistry
+
+        registry = ModelRegistry(self.cfg)
+        if registry.alias_version(CHAMPION) != candidate_version:
+            registry.set_alias(CHAMPION, candidate_version)
+        if registry.alias_version(CANDIDATE) == candidate_version:
+            registry.delete_alias(CANDIDATE)
+
+    def rollback(self) -> None:
+        from driftline.platform.registry import CANDIDATE, ModelRegistry
+
+        ModelRegistry(self.cfg).delete_alias(CANDIDATE)
+
+
+class Controller:
+    """Serve deployment class (one replica)."""
+
+    def __init__(self, config: dict[str, Any], tick_seconds: float = 1.0) -> None:
+        from driftline.platform.registry import CHAMPION, ModelRegistry
+
+        cfg = DriftlineConfig.model_validate(config)
+        serving_store = ServingStateStore(state_dir(cfg))
+        existing = serving_store.load()
+        champion = existing.traffic.champion_version if existing else ModelRegistry(cfg).resolve(f"@{CHAMPION}")
+        self.publisher = ServingPublisher(serving_store, champion)
+        self.controller = RolloutController(
+            RolloutStore(state_dir(cfg)),
+            self.publisher,
+            MlflowAliases(cfg),
+            lambda: self.publisher.state.traffic.champion_version,
+        )
+        self.controller.reconcile()
+        self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
+        self._lock = threading.Lock()
+        self._tick_seconds = tick_seconds
+        self._last: dict[str, Any] = {}
+        self._stop = threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick_seconds):
+            try:
+                self.tick()
+            except Exception as exc:  # a failed tick must not kill the loop; it is visible in status()
+                self._last = {"error": repr(exc), "at": time.time()}
+
+    def observe(self, window: dict[str, dict[str, Any]]) -> None:
+        with self._lock:
+            for variant, counters in window.items():
+                self._window[variant] = self._window[variant] + VariantCounters.from_dict(counters)
+
+    def tick(self) -> dict[str, Any] | None:
+        state = self.controller.status()
+        if state is None or state.terminal:
+            with self._lock:  # nothing to decide: drop the window so it does not leak into the next rollout
+                self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
+            return None
+        with self._lock:
+            window, self._window = self._window, {"champion": VariantCounters(), "candidate": VariantCounters()}
+        decision = self.controller.tick(Observation(time.time(), window["champion"], window["candidate"]))
+        self._last = {"action": decision.action.value, "reason": decision.reason, "at": time.time()}
+        return self._last
+
+    def start(self, spec: dict[str, Any]) -> dict[str, Any]:
+        parsed = RolloutSpec.model_validate(spec)
+        if parsed.candidate_version == self.publisher.state.traffic.champion_version:
+            raise RolloutError(
+                f"Version {parsed.candidate_version} is already the champion.", "Roll out a different version."
+            )
+        self.controller.start(parsed, time.time())
+        return self.status()
+
+    def promote(self, reason: str = "manual promote") -> dict[str, Any]:
+        self.controller.promote(time.time(), reason)
+        return self.status()
+
+    def abort(self, reason: str = "manual abort") -> dict[str, Any]:
+        self.controller.abort(time.time(), reason)
+        return self.status()
+
+    def serving(self) -> dict[str, Any]:
+        return self.publisher.state.to_dict()
+
+    def status(self) -> dict[str, Any]:
+        state = self.controller.status()
+        return {
+            "rollout": None if state is None else state.to_dict(),
+            "serving": self.publisher.state.to_dict(),
+            "last_tick": self._last,
+        }
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -1,0 +1,47 @@
+"""Validate ``POST /feedback`` bodies: ``{"request_id", "label"[, "row"]}`` or ``{"items": [...]}``.
+
+>>> parse_feedback({"request_id": "r1", "label": 1}, classes=(0, 1))
+([{'request_id': 'r1', 'label': 1, 'row': 0}], True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftline.serve_apps.payload import PayloadError
+
+__all__ = ["parse_feedback"]
+
+
+def _item(raw: Any, classes: tuple[int, ...], index: int | None) -> dict[str, Any]:
+    where = "" if index is None else f"Item {index}: "
+    if not isinstance(raw, dict):
+        raise PayloadError(422, "bad_item", f"{where}feedback must be an object {{request_id, label}}.", row=index)
+    request_id, label, row = raw.get("request_id"), raw.get("label"), raw.get("row", 0)
+    if not isinstance(request_id, str) or not request_id:
+        raise PayloadError(
+            422, "bad_request_id", f"{where}'request_id' must be a non-empty string.", "request_id", index
+        )
+    if isinstance(label, bool) or not isinstance(label, int):
+        raise PayloadError(
+            422, "wrong_type", f"{where}'label' must be an integer class, got {label!r}.", "label", index
+        )
+    if label not in classes:
+        raise PayloadError(422, "unknown_class", f"{where}label {label} is not one of {list(classes)}.", "label", index)
+    if isinstance(row, bool) or not isinstance(row, int) or row < 0:
+        raise PayloadError(422, "wrong_type", f"{where}'row' must be an integer >= 0.", "row", index)
+    return {"request_id": request_id, "label": label, "row": row}
+
+
+def parse_feedback(body: Any, classes: tuple[int, ...], max_items: int = 10_000) -> tuple[list[dict[str, Any]], bool]:
+    """The validated items and whether the body was the single-item form."""
+    if not isinstance(body, dict):
+        raise PayloadError(400, "bad_body", "The body must be a JSON object.")
+    if "items" not in body:
+        return [_item(body, classes, None)], True
+    items = body["items"]
+    if not isinstance(items, list) or not items:
+        raise PayloadError(422, "empty_batch", "'items' must be a non-empty list.", "items")
+    if len(items) > max_items:
+        raise PayloadError(413, "batch_too_large", f"{len(items)} items exceed {max_items}; split the batch.")
+    return [_item(raw, classes, i) for i, raw in enumerate(items)], False

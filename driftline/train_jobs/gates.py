@@ -1,0 +1,117 @@
+"""Offline gates a retrained model must pass before it may become ``candidate``. Pure functions, no I/O.
+
+- :func:`not_worse_gate`: on the recent holdout (newest rows of the window, never trained on), the candidate's
+  accuracy is at least the champion's minus ``margin``.
+- :func:`forgetting_gate`: on a holdout of older data (from the replay reservoir), the candidate loses at most
+  ``max_drop`` accuracy against the champion. Without an older holdout it passes and says it was not evaluated.
+
+Each returns a :class:`GateResult` with a one-sentence reason and the numbers behind it;
+:func:`combine` folds them into a :class:`GateReport` whose ``to_json`` is the ``driftline.gates`` lineage tag.
+
+>>> g = not_worse_gate(candidate=0.84, champion=0.62, n=400, margin=0.01)
+>>> g.passed, g.reason
+(True, 'recent holdout: candidate 0.840 >= champion 0.620 - margin 0.010 (400 rows).')
+>>> f = forgetting_gate(candidate=0.70, champion=0.86, n=300, max_drop=0.05)
+>>> f.passed, combine([g, f]).reason
+(False, 'older holdout: candidate 0.700 lost 0.160 > 0.050 vs champion 0.860 (300 rows).')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["GateReport", "GateResult", "combine", "forgetting_gate", "not_worse_gate"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict: ``passed``, a sentence saying why, and the numbers (``evidence``)."""
+
+    name: str
+    passed: bool
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """All gates; ``passed`` only when every gate passed; ``reason`` names the failures (or says all passed)."""
+
+    passed: bool
+    reason: str
+    results: tuple[GateResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reason": self.reason, "gates": [asdict(r) for r in self.results]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def _too_few(name: str, where: str, n: int, min_rows: int) -> GateResult | None:
+    if n >= min_rows:
+        return None
+    reason = f"{where}: only {n} rows (< {min_rows}); the gate cannot vouch for the candidate."
+    return GateResult(name, False, reason, {"n": n, "min_rows": min_rows})
+
+
+def not_worse_gate(candidate: float, champion: float, n: int, margin: float, min_rows: int = 1) -> GateResult:
+    """Pass when ``candidate >= champion - margin`` on ``n`` recent holdout rows (and ``n >= min_rows``)."""
+    name = "not_worse"
+    short = _too_few(name, "recent holdout", n, min_rows)
+    if short is not None:
+        return short
+    delta = candidate - champion
+    evidence = {"candidate": candidate, "champion": champion, "delta": delta, "margin": margin, "n": n}
+    if candidate >= champion - margin:
+        reason = f"recent holdout: candidate {candidate:.3f} >= champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
+        return GateResult(name, True, reason, evidence)
+    reason = f"recent holdout: candidate {candidate:.3f} < champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
+    return GateResult(name, False, reason, evidence)
+
+
+def forgetting_gate(
+    candidate: float | None, champion: float | None, n: int, max_drop: float, min_rows: int = 1
+) -> GateResult:
+    """Pass when the candidate loses at most ``max_drop`` accuracy vs the champion on the older holdout.
+
+    ``candidate``/``champion`` are None when there is no older data (first retrain, replay off): the gate then
+    passes with ``evaluated: false``, so the tag shows forgetting was not checked rather than hiding it.
+    """
+    name = "forgetting"
+    if candidate is None or champion is None or n == 0:
+        reason = "older holdout: none available (no older data given); forgetting not evaluated."
+        return GateResult(name, True, reason, {"evaluated": False, "n": n, "max_drop": max_drop})
+    short = _too_few(name, "older holdout", n, min_rows)
+    if short is not None:
+        return short
+    drop = champion - candidate
+    evidence = {
+        "evaluated": True,
+        "candidate": candidate,
+        "champion": champion,
+        "drop": drop,
+        "max_drop": max_drop,
+        "n": n,
+    }
+    if drop <= max_drop:
+        reason = (
+            f"older holdout: candidate {candidate:.3f} vs champion {champion:.3f}, drop {drop:.3f} <= {max_drop:.3f} "
+            f"({n} rows)."
+        )
+        return GateResult(name, True, reason, evidence)
+    reason = (
+        f"older holdout: candidate {candidate:.3f} lost {drop:.3f} > {max_drop:.3f} vs champion {champion:.3f} "
+        f"({n} rows)."
+    )
+    return GateResult(name, False, reason, evidence)
+
+
+def combine(results: list[GateResult]) -> GateReport:
+    """Every gate must pass; the reason lists the failed gates' reasons, in order."""
+    failed = [r for r in results if not r.passed]
+    if failed:
+        return GateReport(False, " ".join(r.reason for r in failed), tuple(results))
+    return GateReport(True, "all gates passed: " + " ".join(r.reason for r in results), tuple(results))

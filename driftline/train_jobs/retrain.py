@@ -1,0 +1,319 @@
+"""Retrain job: new window -> warm start from the champion -> replay -> Ray Train -> offline gates -> MLflow.
+
+The new version is always registered, with lineage tags (``driftline.parent_version``, ``driftline.trigger``,
+``driftline.data_window``, ``driftline.drift_report_run``, ``driftline.gates``); it gets the alias ``candidate``
+only if every gate passed, else it keeps ``driftline.rejected_reason`` and no alias. The champion alias is never
+touched here. A window with too few labelled rows, or no champion, is a documented skip, not an error.
+
+    python -m driftline.train_jobs.retrain --config configs/local.yaml --retrain-config configs/retrain.yaml \\
+        --window-rows 6000:8000 --trigger "accuracy decayed 0.86 -> 0.62"
+    ray job submit --working-dir . -- python -m driftline.train_jobs.retrain --window data/window.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from driftline.datasets import DatasetSchema, load_stream
+from driftline.platform.config import DriftlineConfig
+from driftline.platform.config_loader import load_config
+from driftline.platform.errors import DataError, DriftlineError
+from driftline.platform.registry import CANDIDATE, ModelRegistry
+from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.gates import GateReport, combine, forgetting_gate, not_worse_gate
+from driftline.train_jobs.local_executor import encode_labels, fit_local
+from driftline.train_jobs.loop import LoopConfig
+from driftline.train_jobs.model import ModelBundle
+from driftline.train_jobs.ray_executor import unique_run_name
+from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
+from driftline.train_jobs.retrain_config import Executor, RetrainConfig, load_retrain_config
+from driftline.train_jobs.warm_start import load_champion, start_bundle
+
+__all__ = ["RetrainOutcome", "RetrainStatus", "load_window", "main", "run_retrain"]
+
+
+class RetrainStatus(str, Enum):
+    CANDIDATE = "candidate"  # registered and aliased 'candidate'
+    REJECTED = "rejected"  # registered, failed a gate, no alias
+    SKIPPED = "skipped"  # nothing trained (no champion, too few labelled rows)
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """What a retrain did and why; ``to_dict()`` is what the CLI prints."""
+
+    status: RetrainStatus
+    reason: str
+    version: str | None = None
+    parent_version: str | None = None
+    run_name: str | None = None
+    gates: GateReport | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "reason": self.reason,
+            "version": self.version,
+            "parent_version": self.parent_version,
+            "run_name": self.run_name,
+            "gates": self.gates.to_dict() if self.gates else None,
+            "metrics": self.metrics,
+            "epochs_run": [int(h.get("epoch", -1)) for h in self.history],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame as-is, or a Parquet file/folder read into one (in file order)."""
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"Window {path} does not exist.", "Pass a Parquet file or folder of labelled rows.")
+    try:
+        return pd.read_parquet(path).reset_index(drop=True)
+    except Exception as exc:
+        raise DataError(f"Window {path} is not readable Parquet: {exc}", "Pass a Parquet file or folder.") from exc
+
+
+def _describe_window(frame: pd.DataFrame, schema: DatasetSchema) -> str:
+    ts = schema.timestamp
+    if ts and ts in frame.columns and len(frame):
+        return f"{pd.Timestamp(frame[ts].min()).isoformat()}/{pd.Timestamp(frame[ts].max()).isoformat()} ({len(frame)} rows)"
+    return f"{len(frame)} rows"
+
+
+def _older_pools(older: pd.DataFrame | None, rcfg: RetrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(replay rows, older holdout) from a seeded reservoir over ``older``; empty frames without older data."""
+    if older is None or len(older) == 0:
+        empty = pd.DataFrame()
+        return empty, empty
+    pool = Reservoir(rcfg.replay.pool_size, rcfg.replay.seed).add(older).sample()
+    return split_pool(pool, rcfg.replay.holdout_fraction, rcfg.replay.seed)
+
+
+def _fit(
+    cfg: DriftlineConfig, rcfg: RetrainConfig, start: ModelBundle, train: pd.DataFrame, loop: LoopConfig
+) -> tuple[ModelBundle, list[dict[str, float]], str]:
+    if rcfg.executor is Executor.LOCAL:
+        local = fit_local(start, train, loop)
+        return local.bundle, local.history, unique_run_name("retrain-local")
+    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.train_jobs.ray_executor import fit_on_ray
+
+    ensure_ray(cfg)
+    result = fit_on_ray(
+        start,
+        train,
+        loop,
+        num_workers=cfg.train.num_workers,
+        cpus_per_worker=cfg.train.cpus_per_worker,
+        storage_path=cfg.workdir_path / "ray_results",
+        run_prefix="retrain",
+        max_failures=rcfg.max_failures,
+    )
+    return result.bundle, result.history, result.run_name
+
+
+def run_retrain(
+    cfg: DriftlineConfig,
+    retrain_cfg: RetrainConfig,
+    window: str | Path | pd.DataFrame,
+    *,
+    older: pd.DataFrame | None = None,
+    trigger: str = "manual",
+    drift_report_run: str | None = None,
+    data_window: str | None = None,
+    fail_at_epoch: int | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> RetrainOutcome:
+    """Retrain on ``window`` (labelled rows, time order), gate against the champion, register; see module doc.
+
+    ``older`` is data from before the window (e.g. the champion's training data): a reservoir of it feeds replay
+    and the forgetting gate. ``fail_at_epoch`` kills a Ray Train worker once at that epoch (fault-injection tests).
+    """
+    started = time.perf_counter()
+    rcfg = retrain_cfg
+    registry = ModelRegistry(cfg)
+    registry.experiment_id()  # fails fast with RegistryError when MLflow is unreachable, before any work
+    progress(f"loading the {rcfg.champion_alias}")
+    loaded = load_champion(registry, rcfg.champion_alias)
+    if loaded is None:
+        reason = (
+            f"skip: registered model {registry.name!r} has no alias {rcfg.champion_alias!r} to warm-start from; "
+            "train one first (`driftline train`)."
+        )
+        return RetrainOutcome(RetrainStatus.SKIPPED, reason, seconds=time.perf_counter() - started)
+    champion, parent = loaded
+    schema = champion.preprocessor.schema
+    frame = load_window(window)
+    if schema.label not in frame.columns:
+        raise DataError(f"The window has no label column {schema.label!r}.", "Retrain on labelled rows only.")
+    labelled = frame[frame[schema.label].notna()].reset_index(drop=True)
+    if len(labelled) < rcfg.min_labelled_rows:
+        reason = (
+            f"skip: the window has {len(labelled)} labelled rows (< min_labelled_rows={rcfg.min_labelled_rows}); "
+            "wait for more feedback."
+        )
+        return RetrainOutcome(RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started)
+    encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
+    cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
+    new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
+    if older is not None and len(older) and schema.label in older.columns:
+        older = older[older[schema.label].notna()]
+        encode_labels(older, champion)
+    replay_pool, older_holdout = _older_pools(older, rcfg)
+    train = mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
+    start = start_bundle(champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
+    loop = LoopConfig(
+        initial_bundle=start.to_bytes(),
+        epochs=rcfg.epochs,
+        batch_size=rcfg.batch_size,
+        learning_rate=rcfg.learning_rate,
+        seed=rcfg.seed,
+        max_steps_per_epoch=rcfg.max_steps_per_epoch,
+        shrink=rcfg.warm_start.shrink if rcfg.warm_start.enabled else None,
+        perturb=rcfg.warm_start.perturb,
+        fail_at_epoch=fail_at_epoch,
+    )
+    progress(f"training ({rcfg.executor.value}) on {len(new_train)} new + {len(train) - len(new_train)} replayed rows")
+    bundle, history, run_name = _fit(cfg, rcfg, start, train, loop)
+    progress("offline gates")
+    cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
+    g = rcfg.gates
+    results = [not_worse_gate(cand_recent.accuracy, champ_recent.accuracy, cand_recent.n, g.margin, g.min_holdout_rows)]
+    metrics = {"recent_accuracy": cand_recent.accuracy, "champion_recent_accuracy": champ_recent.accuracy}
+    if len(older_holdout):
+        cand_old, champ_old = evaluate(bundle, older_holdout), evaluate(champion, older_holdout)
+        results.append(forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows))
+        metrics |= {"older_accuracy": cand_old.accuracy, "champion_older_accuracy": champ_old.accuracy}
+    else:
+        results.append(forgetting_gate(None, None, 0, g.max_forgetting))
+    report = combine(results)
+    status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
+    tags = {
+        "driftline.role": status.value,
+        "driftline.parent_version": parent,
+        "driftline.trigger": trigger[:4000],
+        "driftline.data_window": data_window or _describe_window(labelled, schema),
+        "driftline.drift_report_run": drift_report_run or "none",
+        "driftline.gates": report.to_json(),
+        "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
+        "driftline.replay_rows": str(len(train) - len(new_train)),
+        "driftline.ray_run": run_name,
+    }
+    if not report.passed:
+        tags["driftline.rejected_reason"] = report.reason[:4000]
+    progress("registering in MLflow")
+    from driftline.train_jobs.champion import profile_json
+
+    version = registry.register(
+        bundle,
+        profile_json=profile_json(new_train, schema, cand_recent.confusion_matrix, cand_recent.accuracy, cand_recent.n),
+        example=recent,
+        metrics={**metrics, "final_train_loss": float(history[-1].get("train_loss", 0.0)) if history else 0.0},
+        params={
+            "epochs": rcfg.epochs,
+            "warm_start": rcfg.warm_start.enabled,
+            "replay_fraction": rcfg.replay.fraction,
+            "new_rows": len(new_train),
+            "replay_rows": len(train) - len(new_train),
+            "executor": rcfg.executor.value,
+        },
+        tags=tags,
+        run_name=run_name,
+    )
+    if report.passed:
+        registry.set_alias(CANDIDATE, version.version)
+        reason = f"version {version.version} is the candidate: {report.reason}"
+    else:
+        reason = f"version {version.version} rejected (kept without alias): {report.reason}"
+    return RetrainOutcome(
+        status, reason, version.version, parent, run_name, report, metrics, history, tags, time.perf_counter() - started
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Command line (also what `ray job submit -- python -m driftline.train_jobs.retrain ...` runs)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def stream_slice(cfg: DriftlineConfig, spec: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Rows ``START:END`` of the configured stream as the window, and the rows before it as older data."""
+    try:
+        start_s, end_s = spec.split(":")
+        start, end = int(start_s), int(end_s)
+    except ValueError:
+        raise DataError(f"--window-rows {spec!r} is not START:END.", "Use e.g. --window-rows 6000:8000.") from None
+    stream, _ = load_stream(cfg.data)
+    if not 0 <= start < end <= len(stream):
+        raise DataError(f"--window-rows {spec} is outside the stream's {len(stream)} rows.", "Pick rows inside it.")
+    name = cfg.data.scenario if cfg.data.source.value == "synthetic" else cfg.data.source.value
+    return stream.iloc[start:end], stream.iloc[:start], f"{cfg.data.source.value}:{name} rows {start}:{end}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m driftline.train_jobs.retrain", description=__doc__.splitlines()[0])
+    p.add_argument("--config", type=Path, default=None, help="driftline YAML (default: embedded local defaults)")
+    p.add_argument("--retrain-config", type=Path, default=None, help="retrain YAML (default: embedded defaults)")
+    p.add_argument("--workdir", type=Path, default=None, help="work folder (env DRIFTLINE_WORKDIR)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--window", type=Path, help="Parquet file/folder of labelled rows (the new window)")
+    src.add_argument("--window-rows", help="START:END rows of the configured stream (synthetic or elec2)")
+    p.add_argument("--older", type=Path, default=None, help="Parquet of older data for replay and forgetting gate")
+    p.add_argument("--trigger", default="manual", help="why this retrain runs (the policy decision's reason)")
+    p.add_argument("--drift-report-run", default=None, help="MLflow run id of the drift report that triggered it")
+    p.add_argument("--executor", choices=[e.value for e in Executor], default=None, help="override retrain executor")
+    p.add_argument("--json-out", type=Path, default=None, help="also write the outcome JSON here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one retrain from the command line; prints the outcome as JSON. Exit 2 on a driftline error."""
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config, workdir=args.workdir)
+        rcfg = load_retrain_config(args.retrain_config)
+        if args.executor:
+            rcfg = rcfg.model_copy(update={"executor": Executor(args.executor)})
+        if args.window_rows:
+            window, older, described = stream_slice(cfg, args.window_rows)
+        else:
+            window, described = load_window(args.window), None
+            older = load_window(args.older) if args.older else None
+        outcome = run_retrain(
+            cfg,
+            rcfg,
+            window,
+            older=older,
+            trigger=args.trigger,
+            drift_report_run=args.drift_report_run,
+            data_window=described,
+            progress=lambda m: print(f"[retrain] {m}", file=sys.stderr, flush=True),
+        )
+    except DriftlineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = json.dumps(outcome.to_dict(), indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The Ray Data engine against the in-memory engine on a hive-partitioned prediction log (real local Ray)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
+from driftline.monitors.drift_config import DriftConfig
+from driftline.monitors.drift_job import run_drift_job
+from driftline.monitors.engine_memory import summarize_parquet
+from driftline.monitors.engine_ray import summarize_parquet_ray
+from driftline.monitors.profile import ReferenceProfile, build_reference_profile
+from driftline.monitors.report import build_report
+from driftline.monitors.window import load_feedback
+from driftline.platform.config_loader import load_config
+from driftline.platform.errors import DataError
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = DatasetSchema(
+    (*(FeatureSpec(f"x{i}", FeatureKind.NUMERIC) for i in range(5)), FeatureSpec("region", FeatureKind.CATEGORICAL)),
+    label="y",
+    classes=(0, 1),
+)
+T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    """Fallback for running this module alone; the shared session fixture in conftest.py overrides it."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = {f"x{i}": rng.normal(shift if i < 2 else 0.0, 1 + i, n) * 10**i for i in range(5)}
+    d["region"] = rng.choice(["n", "s", "e", "w"], n, p=[0.4, 0.3, 0.2, 0.1])
+    d["y"] = (rng.random(n) < 0.3).astype(np.int64)
+    return pd.DataFrame(d)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ReferenceProfile]:
+    root = tmp_path_factory.mktemp("logs")
+    ref = _frame(20_000, 0)
+    profile = build_reference_profile(ref, SCHEMA, confusion_matrix=np.array([[12000, 2000], [1500, 4500]]),
+                                      baseline={"accuracy": 0.825, "n": 20000})  # fmt: skip
+    n = 60_000
+    cur = _frame(n, 1, shift=0.8)
+    cur.loc[:50, "x2"] = np.nan
+    cur.loc[51:60, "x3"] = np.inf
+    rng = np.random.default_rng(2)
+    log = cur.drop(columns="y").assign(
+        request_id=[f"q{i}" for i in range(n)],
+        timestamp=pd.to_datetime([T0 + timedelta(seconds=i) for i in range(n)], utc=True),
+        model_name="m", model_version="3", variant=np.where(np.arange(n) % 7 == 0, "candidate", "champion"),
+        role=np.where(np.arange(n) % 7 == 0, "shadow", "served"),
+        prediction=np.where(rng.random(n) < 0.8, cur["y"], 1 - cur["y"]).astype(np.int64),
+        probabilities=[[0.4, 0.6]] * n, latency_ms=rng.exponential(5.0, n),
+    )  # fmt: skip
+    for hour, part in log.groupby(log["timestamp"].dt.hour):
+        folder = root / "pred" / "dt=2024-05-01" / f"hour={hour:02d}"
+        folder.mkdir(parents=True)
+        bounds = np.linspace(0, len(part), 4).astype(int)
+        for j in range(3):  # several files and blocks per hour
+            chunk = part.iloc[bounds[j] : bounds[j + 1]]
+            t = pa.Table.from_pandas(chunk, preserve_index=False)
+            t = t.set_column(t.schema.get_field_index("timestamp"), "timestamp",
+                             t.column("timestamp").cast(pa.timestamp("us", tz="UTC")))  # fmt: skip
+            pq.write_table(t, folder / f"part-{j}.parquet")
+    fb = pd.DataFrame({"request_id": log["request_id"][::3], "label": cur["y"][::3],
+                       "timestamp": log["timestamp"][::3]})  # fmt: skip
+    pq.write_table(pa.Table.from_pandas(fb, preserve_index=False), root / "feedback.parquet")
+    return root / "pred", root / "feedback.parquet", profile
+
+
+def _numbers(report: dict) -> dict[str, float]:  # type: ignore[type-arg]
+    out = {}
+    for name, f in report["features"].items():
+        for test, r in f["tests"].items():
+            out[f"{name}.{test}.stat"] = r["statistic"]
+            out[f"{name}.{test}.p"] = r["p_value"] if r["p_value"] is not None else -1.0
+    for key in ("observed_prior", "predicted_prior", "estimated_prior"):
+        for c, v in (report["label_shift"][key] or {}).items():
+            out[f"{key}.{c}"] = v
+    out["accuracy"] = report["performance"]["current"]
+    return out
+
+
+def test_ray_and_memory_engines_agree(ray_session: None, logs: tuple[Path, Path, ReferenceProfile]) -> None:
+    pred, feedback_path, profile = logs
+    fb = load_feedback(feedback_path)
+    kw = {"feedback": fb, "since": T0 + timedelta(seconds=100), "until": T0 + timedelta(hours=16)}
+    mem = summarize_parquet(pred, profile, **kw)
+    ray_ = summarize_parquet_ray(pred, profile, **kw)
+    assert ray_.rows == mem.rows > 40_000
+    for name in mem.numeric:
+        a, b = mem.numeric[name], ray_.numeric[name]
+        np.testing.assert_array_equal(a.counts, b.counts)
+        np.testing.assert_allclose(b.sums, a.sums, rtol=1e-9, atol=1e-9)
+        assert (a.n_nan, a.n_inf, a.min, a.max) == (b.n_nan, b.n_inf, b.min, b.max)
+    assert mem.categorical == ray_.categorical
+    np.testing.assert_array_equal(mem.labels.joint, ray_.labels.joint)
+    assert (mem.ts_min, mem.ts_max) == (ray_.ts_min, ray_.ts_max)
+    cfg = DriftConfig()
+    rm, rr = build_report(profile, mem, cfg), build_report(profile, ray_, cfg)
+    a, b = _numbers(rm), _numbers(rr)
+    assert a.keys() == b.keys() and len(a) > 30
+    for key in a:
+        assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-9), key
+    assert rm["summary"] == rr["summary"]
+    assert rr["summary"]["drifted_features"] == ["x0", "x1"]
+
+
+def test_drift_job_with_ray_engine_writes_report(ray_session: None, logs: tuple[Path, Path, ReferenceProfile],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    pred, feedback_path, profile = logs
+    (tmp_path / "profile.json").write_text(profile.to_json())
+    cfg = load_config(None, workdir=tmp_path / "wd")
+    rep = run_drift_job(tmp_path / "profile.json", pred, tmp_path / "out", config=cfg, feedback=feedback_path,
+                        engine="ray")  # fmt: skip
+    assert (tmp_path / "out" / "report.html").stat().st_size > 5_000
+    assert rep["timings"]["engine"] == "ray" and rep["mlflow"]["run_id"]
+    assert rep["window"]["labelled_rows"] == pytest.approx(rep["window"]["rows"] / 3, rel=0.01)
+    assert rep["performance"] is not None and rep["performance"]["n"] == rep["window"]["labelled_rows"]
+
+
+def test_worker_data_error_reaches_the_driver(ray_session: None, logs: tuple[Path, Path, ReferenceProfile],
+                                              tmp_path: Path) -> None:  # fmt: skip
+    pred, _, profile = logs
+    fb = pd.DataFrame({"request_id": ["q1", "q2"], "label": [1, 9]})
+    fb.to_parquet(tmp_path / "bad_fb.parquet")
+    with pytest.raises(DataError, match="not classes"):
+        summarize_parquet_ray(pred, profile, feedback=load_feedback(tmp_path / "bad_fb.parquet"))

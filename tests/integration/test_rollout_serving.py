@@ -1,0 +1,245 @@
+"""Shadow, canary and A/B over real HTTP on Ray Serve, with real MLflow versions and on-disk rollout state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+
+from driftline.datasets import load_stream
+from driftline.platform.registry import CHAMPION, ModelRegistry
+from driftline.serve_apps.model_deployment import FAULT_RATE_TAG
+from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
+from driftline.train_jobs.local_executor import fit_local
+from driftline.train_jobs.loop import LoopConfig
+
+pytestmark = pytest.mark.integration
+TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def rcfg(cfg):
+    return cfg.with_overrides(**{"serve.admin_token": TOKEN, "serve.log_flush_seconds": 0.5, "serve.poll_seconds": 0.2})
+
+
+@pytest.fixture(scope="module")
+def rows(rcfg):
+    stream, schema = load_stream(rcfg.data)
+    return stream.iloc[2000:4000][list(schema.feature_names)].to_dict("records")
+
+
+def _register(rcfg, champion, tags: dict[str, str], epochs: int) -> str:
+    """A new version: the champion fine-tuned a little on newer rows (real weights, real MLflow version)."""
+    registry = ModelRegistry(rcfg)
+    bundle, _ = registry.load_bundle(f"models:/{rcfg.mlflow.model_name}@{CHAMPION}")
+    stream, _ = load_stream(rcfg.data)
+    newer = stream.iloc[2000:3000]
+    tuned = fit_local(bundle, newer, LoopConfig(bundle.to_bytes(), epochs=epochs, seed=3)).bundle
+    version = registry.register(
+        tuned,
+        profile_json=registry.load_profile_json(f"models:/{rcfg.mlflow.model_name}@{CHAMPION}"),
+        example=newer,
+        metrics={},
+        params={},
+        tags={"driftline.trigger": "test", **tags},
+        run_name="test-candidate",
+    )
+    return version.version
+
+
+@pytest.fixture(scope="module")
+def app_url(rcfg, champion, serve_port):
+    from ray import serve
+
+    from driftline.serve_apps.app import build_app
+
+    serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
+    yield f"http://127.0.0.1:{serve_port}/ro"
+    serve.delete("rollout")
+
+
+def _wait_phase(url: str, phases: set[str], timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{url}/rollout").json()
+        if status["rollout"] and status["rollout"]["phase"] in phases:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"rollout did not reach {phases}: {status}")
+
+
+def _wait_candidate_loaded(url: str, version: str, timeout: float = 60.0) -> None:
+    """Routers and the candidate slot converge within poll_seconds plus one model load."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/healthz").json().get("candidate_loaded") == version:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"candidate {version} never loaded")
+
+
+def _drive(url: str, rows: list[dict], stop: threading.Event, results: list, workers: int = 4) -> None:
+    """Closed-loop load: single-row requests with distinct user ids until ``stop`` is set."""
+
+    def worker(w: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            i = w
+            while not stop.is_set():
+                row = rows[i % len(rows)]
+                response = client.post(f"{url}/predict", json={"instances": [row]}, headers={"X-User-Id": f"u{i}"})
+                results.append(
+                    (response.status_code, response.headers.get("X-Variant"), response.headers.get("X-Model-Version"))
+                )
+                i += workers
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(worker, range(workers)))
+
+
+def test_admin_api_needs_the_token(app_url) -> None:
+    spec = {"mode": "canary", "candidate_version": "1"}
+    assert httpx.post(f"{app_url}/rollout", json=spec).status_code == 401
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.post(f"{app_url}/rollout/abort").status_code == 401
+    bad = httpx.post(f"{app_url}/rollout", json={"mode": "blue-green", "candidate_version": "2"}, headers=AUTH)
+    assert bad.status_code == 422 and "mode" in bad.json()["error"]["message"]
+    assert httpx.get(f"{app_url}/rollout").status_code == 200  # reads are open
+
+
+def test_feedback_is_joined_once_and_bad_feedback_is_clear(app_url, rows) -> None:
+    answer = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]}).json()
+    rid = answer["request_id"]
+    first = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1})
+    assert first.status_code == 200 and first.json()["status"] == "accepted"
+    again = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1})
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert httpx.post(f"{app_url}/feedback", json={"request_id": "never-seen", "label": 1}).status_code == 404
+    assert httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": "yes"}).status_code == 422
+    assert httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 5}).status_code == 422
+    batch = httpx.post(
+        f"{app_url}/feedback", json={"items": [{"request_id": rid, "label": 1}, {"request_id": "x", "label": 0}]}
+    )
+    assert batch.json()["counts"] == {"duplicate": 1, "unknown_request_id": 1}
+
+
+def test_shadow_answers_from_champion_and_logs_candidate_one_for_one(rcfg, champion, app_url, rows) -> None:
+    candidate = _register(rcfg, champion, {}, epochs=1)
+    spec = {"mode": "shadow", "candidate_version": candidate, "shadow": {"fraction": 1.0, "min_requests": 100_000}}
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    _wait_candidate_loaded(app_url, candidate)
+    ids = []
+    with httpx.Client(timeout=30) as client:
+        for row in rows[:120]:
+            response = client.post(f"{app_url}/predict", json={"instances": [row]})
+            assert response.status_code == 200
+            assert response.headers["X-Variant"] == "champion"
+            assert response.headers["X-Model-Version"] == champion.version.version
+            ids.append(response.headers["X-Request-Id"])
+    time.sleep(2.0)  # shadow calls finish off the user's path, then the log flushes
+    httpx.post(f"{app_url}/rollout/abort", headers=AUTH)
+    log = ParquetSink(rcfg.workdir_path / "logs").read(PREDICTIONS)
+    log = log[log.request_id.isin(ids)]
+    served, shadow = log[log.role == "served"], log[log.role == "shadow"]
+    assert sorted(served.request_id) == sorted(ids) and set(served.variant) == {"champion"}
+    assert sorted(shadow.request_id) == sorted(ids)  # one shadow record per request, same id
+    assert set(shadow.variant) == {"candidate"} and set(shadow.model_version) == {candidate}
+
+
+def test_failing_canary_rolls_back_without_user_visible_errors(rcfg, champion, app_url, rows) -> None:
+    broken = _register(rcfg, champion, {FAULT_RATE_TAG: "0.2"}, epochs=1)
+    spec = {
+        "mode": "canary",
+        "candidate_version": broken,
+        "canary": {
+            "steps": [0.2, 0.5, 1.0],
+            "min_requests_per_step": 40,
+            "min_seconds_per_step": 0.5,
+            "max_p99_latency_ratio": 100.0,
+            "max_failed_checks": 1,
+        },
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    stop, results = threading.Event(), []
+    load = threading.Thread(target=_drive, args=(app_url, rows, stop, results))
+    load.start()
+    try:
+        status = _wait_phase(app_url, {"ROLLED_BACK", "PROMOTED"}, timeout=90)
+    finally:
+        stop.set()
+        load.join()
+    assert status["rollout"]["phase"] == "ROLLED_BACK"
+    assert "error" in status["rollout"]["history"][-1]["reason"]
+    assert [r for r in results if r[0] != 200] == []  # candidate failures fell back to the champion
+    assert any(r[1] == "candidate" for r in results)  # the candidate did serve its share
+    time.sleep(0.5)
+    after = [httpx.post(f"{app_url}/predict", json={"instances": [r]}).headers["X-Variant"] for r in rows[:30]]
+    assert set(after) == {"champion"}
+    assert ModelRegistry(rcfg).alias_version(CHAMPION) == champion.version.version
+
+
+def test_ab_split_matches_weight_and_users_keep_their_variant(rcfg, champion, app_url, rows) -> None:
+    candidate = _register(rcfg, champion, {}, epochs=1)
+    spec = {
+        "mode": "ab",
+        "candidate_version": candidate,
+        "ab": {"candidate_share": 0.3, "min_samples_per_arm": 10_000, "max_samples_per_arm": 20_000},
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    _wait_candidate_loaded(app_url, candidate)
+    n = 1500
+    with httpx.Client(timeout=30) as client:
+        first = [
+            client.post(f"{app_url}/predict", json={"instances": [rows[0]]}, headers={"X-User-Id": f"k{i}"}).headers[
+                "X-Variant"
+            ]
+            for i in range(n)
+        ]
+        again = [
+            client.post(f"{app_url}/predict", json={"instances": [rows[1]]}, headers={"X-User-Id": f"k{i}"}).headers[
+                "X-Variant"
+            ]
+            for i in range(0, n, 5)
+        ]
+    httpx.post(f"{app_url}/rollout/abort", headers=AUTH)
+    share = np.mean([v == "candidate" for v in first])
+    assert abs(share - 0.3) < 3 * np.sqrt(0.3 * 0.7 / n), share
+    assert again == first[::5]
+
+
+def test_healthy_canary_is_promoted_through_all_steps_under_load(rcfg, champion, app_url, rows) -> None:
+    candidate = _register(rcfg, champion, {}, epochs=2)
+    spec = {
+        "mode": "canary",
+        "candidate_version": candidate,
+        "canary": {
+            "steps": [0.1, 0.5, 1.0],
+            "min_requests_per_step": 30,
+            "min_seconds_per_step": 0.5,
+            "max_p99_latency_ratio": 100.0,
+            "max_failed_checks": 2,
+        },
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    stop, results = threading.Event(), []
+    load = threading.Thread(target=_drive, args=(app_url, rows, stop, results))
+    load.start()
+    try:
+        status = _wait_phase(app_url, {"PROMOTED", "ROLLED_BACK"}, timeout=120)
+        time.sleep(1.0)  # keep the load on across the role flip
+    finally:
+        stop.set()
+        load.join()
+    assert status["rollout"]["phase"] == "PROMOTED", status["rollout"]["history"][-1]
+    weights = [t["evidence"].get("weight") for t in status["rollout"]["history"] if t["to"] == "CANARY"]
+    assert len(status["rollout"]["history"]) >= 3, weights
+    assert [r for r in results if r[0] != 200] == [], "a promotion under load must not fail requests"
+    assert ModelRegistry(rcfg).alias_version(CHAMPION) == candidate
+    response = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]})
+    assert response.headers["X-Model-Version"] == candidate and response.headers["X-Variant"] == "champion"
+    labels = ParquetSink(rcfg.workdir_path / "logs").read(FEEDBACK)
+    assert labels.request_id.is_unique or labels.groupby(["request_id", "row"]).size().max() == 1

@@ -1,0 +1,89 @@
+"""The drift job end to end with the in-memory engine: Parquet/JSON/models:/ references, files, MLflow, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftline.monitors.drift_job import main, run_drift_job
+from driftline.platform.config_loader import load_config
+
+
+def _write(path: Path, n: int, seed: int, shift: float = 0.0, prior: float = 0.3, with_pred: bool = True) -> Path:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({f"x{i}": rng.normal(shift if i == 0 else 0, 1, n) for i in range(3)})
+    df["region"] = rng.choice(["a", "b"], n)
+    df["y"] = (rng.random(n) < prior).astype(np.int64)
+    if with_pred:
+        df["prediction"] = np.where(rng.random(n) < 0.9, df["y"], 1 - df["y"]).astype(np.int64)
+    df.to_parquet(path)
+    return path
+
+
+def test_parquet_reference_is_profiled_on_the_fly(tmp_path: Path) -> None:
+    ref = _write(tmp_path / "ref.parquet", 5_000, 0)
+    cur = _write(tmp_path / "cur.parquet", 2_000, 1, shift=0.6, prior=0.6)
+    rep = run_drift_job(ref, cur, tmp_path / "out", log_to_mlflow=False)
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["summary"] == rep["summary"]
+    assert rep["summary"]["drifted_features"] == ["x0"]
+    assert set(rep["features"]) == {"x0", "x1", "x2", "region"}  # y and prediction are not features
+    ls = rep["label_shift"]
+    assert ls["shift_detected"] and ls["prior_source"] == "observed" and ls["estimated_prior"] is not None
+    assert ls["estimated_prior"]["1"] == pytest.approx(0.6, abs=0.05)  # BBSE from the reference's confusion
+    assert rep["performance"]["baseline"] == pytest.approx(0.9, abs=0.02) and not rep["performance"]["decayed"]
+    assert rep["timings"]["total_seconds"] > 0 and rep["timings"]["engine"] == "memory"
+
+
+def test_profile_json_and_models_uri_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftline.monitors.drift_config import DriftConfig
+    from driftline.monitors.drift_job import load_reference
+
+    ref = _write(tmp_path / "ref.parquet", 3_000, 2)
+    cfg = load_config(None, workdir=tmp_path / "wd")
+    profile = load_reference(str(ref), cfg, DriftConfig(n_bins=200))
+    (tmp_path / "p.json").write_text(profile.to_json())
+    seen: list[str] = []
+
+    def fake_load(uri: str, _cfg: object) -> str:
+        seen.append(uri)
+        return profile.to_json()
+
+    import driftline.platform.registry as registry
+
+    monkeypatch.setattr(registry, "load_profile_json", fake_load)
+    cur = _write(tmp_path / "cur.parquet", 1_000, 3)
+    a = run_drift_job(str(tmp_path / "p.json"), cur, None, config=cfg, log_to_mlflow=False)
+    b = run_drift_job("models:/driftline-model@champion", cur, None, config=cfg, log_to_mlflow=False)
+    assert seen == ["models:/driftline-model@champion"]
+    assert a["features"] == b["features"] and a["reference"]["n_bins"] == 200
+
+
+def test_report_is_logged_to_mlflow(tmp_path: Path) -> None:
+    import mlflow
+
+    cfg = load_config(None, workdir=tmp_path / "wd")
+    ref = _write(tmp_path / "ref.parquet", 2_000, 4)
+    cur = _write(tmp_path / "cur.parquet", 1_000, 5, shift=1.0)
+    rep = run_drift_job(ref, cur, tmp_path / "out", config=cfg)
+    run = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri).get_run(rep["mlflow"]["run_id"])
+    assert run.info.run_name.startswith("drift-")
+    assert run.data.metrics["drift.x0.drifted"] == 1.0 and run.data.metrics["drift.dataset_drift"] == 1.0
+    files = {f.path for f in mlflow.MlflowClient(cfg.tracking_uri).list_artifacts(run.info.run_id, "drift_report")}
+    assert files == {"drift_report/report.json", "drift_report/report.html"}
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = _write(tmp_path / "ref.parquet", 2_000, 6)
+    cur = _write(tmp_path / "cur.parquet", 500, 17)
+    args = ["--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o"), "--no-mlflow"]
+    assert main(args) == 0 and "dataset_drift=False" in capsys.readouterr().out
+    bad = _write(tmp_path / "bad.parquet", 10, 8)
+    pd.read_parquet(bad).drop(columns=["x1"]).to_parquet(bad)
+    assert main([*args[:2], "--current", str(bad), *args[4:]]) == 2
+    assert "lacks feature columns ['x1']" in capsys.readouterr().err
+    assert main([*args, "--current", str(tmp_path / "nope")]) == 2
