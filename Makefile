@@ -33,7 +33,7 @@ test: lint typecheck
 	$(BIN)/pytest tests/unit tests/integration --doctest-modules driftline $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/driftline demo
+	$(BIN)/driftline demo $(DEMO_ARGS)
 
 clean:
 	rm -rf .driftline .pytest_cache .mypy_cache .ruff_cache

@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 N_FEATURES = 20
-SHIFTS = {0: ("mean", 0.5), 1: ("mean", 0.25), 2: ("mean", 0.1), 3: ("scale", 1.5), 4: ("mean", 0.01)}
+SHIFTS = {0: ("mean", 0.5), 1: ("mean", 0.3), 2: ("mean", 0.1), 3: ("scale", 1.5), 4: ("mean", 0.01)}
 FILE_ROWS = 500_000
 
 
@@ -102,14 +102,16 @@ class _PssSampler:
 
     def sample(self) -> float:
         total = 0
-        procs = [self._me] + [
-            p
-            for p in self._me.children(recursive=True)
-            if p.name().startswith("ray::") or "ray::" in " ".join(p.cmdline()[:1])
-        ]
+        procs = [self._me]
+        for child in self._me.children(recursive=True):
+            try:
+                if child.name().startswith("ray::"):
+                    procs.append(child)
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                continue  # a worker that exited between listing and reading
         for p in procs:
             try:
-                total += p.memory_full_info().pss
+                total += p.memory_full_info().pss  # PSS: shared pages (object store) split between processes
             except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
                 continue
         return total / 2**20
@@ -218,7 +220,7 @@ def run_ray(folder: str, profile_json: str) -> dict[str, Any]:
 
     from driftline.monitors import DriftConfig, ReferenceProfile, build_report, summarize_parquet_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # a fresh private Ray
     ray.data.DataContext.get_current().enable_progress_bars = False
     profile = ReferenceProfile.from_json(Path(profile_json).read_text())
     first = sorted(Path(folder).glob("*.parquet"))[0]
@@ -240,7 +242,9 @@ def run_ray(folder: str, profile_json: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- driver
 def _in_subprocess(name: str, *args: str) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", name, *args]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "RAY_DEDUP_LOGS": "0"})
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "RAY_DEDUP_LOGS": "0"})
+    if out.returncode != 0:
+        sys.exit(f"contender {name} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _profile_from_parquet(path: str, drift_cfg: DriftConfig) -> ReferenceProfile
                     f"Label column '{source}' of {path} is not integer-valued (e.g. {values[:3]}).",
                     "Encode classes as integers, or name the label in the drift config's schema.",
                 ) from None
-    schema = type(schema)(schema.features, schema.label, classes, schema.timestamp)
+    schema = replace(schema, classes=classes)
     cm, baseline = None, None
     if label is not None and PREDICTION in table.column_names and classes:
         y = class_index(table.column(label), classes, label)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from driftline.platform.config import DriftlineConfig
 from driftline.platform.config_loader import load_config
@@ -84,12 +86,175 @@ def serve(
 def demo(
     config: ConfigOpt = None,
     workdir: WorkdirOpt = None,
-    requests: Annotated[int, typer.Option(help="Rows to send to the served champion.")] = 8,
+    scenario: Annotated[
+        str, typer.Option(help="Synthetic scenario (default: concept drift, then a label shift) or 'elec2'.")
+    ] = "concept_then_label",
 ) -> None:
-    """Train a champion, serve it on a free port, send a batch of requests, print the answers, shut down."""
+    """The closed loop end to end: train, serve, replay a stream with delayed labels, let driftline adapt.
+
+    Exits 0 only if the shift was detected, a candidate was retrained or re-weighted, promoted, and is
+    measurably better than the original champion on fresh data from the new regime.
+    """
+    from driftline.platform.demo import run_demo
+
+    outcome = run_demo(_config(config, workdir), console, scenario)
+    table = Table(title="accuracy of each champion on fresh data from each regime")
+    table.add_column("version")
+    for name in outcome.accuracy.columns:
+        table.add_column(str(name))
+    for version, row in outcome.accuracy.iterrows():
+        table.add_row(str(version), *(f"{v:.3f}" for v in row))
+    console.print(table)
+    for event in outcome.timeline:
+        if event["kind"] not in ("window_analysed",):
+            console.print(f"[cyan]{event['kind']:>18}[/] {event['message'][:220]}")
+    for note in outcome.notes:
+        console.print(f"• {note}")
+    for name, ok in outcome.checks.items():
+        console.print(f"{'[green]✓' if ok else '[red]✗'}[/] {name}")
+    console.print(f"report: {outcome.report_path}")
+    raise typer.Exit(0 if outcome.passed else 1)
+
+
+@app.command()
+def slice(config: ConfigOpt = None, workdir: WorkdirOpt = None) -> None:
+    """The thin slice only: train, serve, send one batch, print the answers, shut down."""
     from driftline.platform.demo_slice import run_slice_demo
 
-    run_slice_demo(_config(config, workdir), console, requests)
+    run_slice_demo(_config(config, workdir), console)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    workdir: WorkdirOpt = None,
+    loop_config: Annotated[Path | None, typer.Option("--loop-config", help="configs/loop.yaml-shaped file.")] = None,
+    ticks: Annotated[int, typer.Option(help="Stop after this many ticks (0 = run until Ctrl-C).")] = 0,
+) -> None:
+    """Run the control loop on a schedule against a running Serve app: analyse, decide, retrain, roll out."""
+    from driftline.platform.config_loader import load_yaml_model
+    from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, HttpRolloutClient
+    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.serve_apps.admin import resolve_admin_token
+
+    cfg = _config(config, workdir)
+    lcfg = load_yaml_model(loop_config, ControlLoopConfig) if loop_config else ControlLoopConfig()
+    ensure_ray(cfg)
+    loop = ControlLoop(cfg, lcfg, HttpRolloutClient(lcfg.serve_url, resolve_admin_token(cfg.serve.admin_token)))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    done = 0
+    while not stop.is_set():
+        result = loop.tick()
+        done += 1
+        console.print(f"tick {done}: {result.action}: {result.reason[:200]}")
+        if ticks and done >= ticks:
+            break
+        stop.wait(lcfg.interval_seconds)
+
+
+@app.command()
+def timeline(
+    config: ConfigOpt = None,
+    workdir: WorkdirOpt = None,
+    last: Annotated[int, typer.Option(help="Show only the last N events (0 = all).")] = 0,
+) -> None:
+    """Print the audit timeline: windows analysed, decisions, retrains, gates, rollout transitions."""
+    from driftline.platform.timeline import Timeline
+
+    cfg = _config(config, workdir)
+    for event in Timeline(cfg.workdir_path / "state").read(last=last or None):
+        stamp = datetime.fromtimestamp(event["time"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        console.print(f"{stamp} [cyan]{event['kind']:>18}[/] {event['message']}")
+
+
+@app.command()
+def drift(
+    reference: Annotated[str, typer.Option(help="Parquet path or models:/NAME@ALIAS (its stored profile).")],
+    current: Annotated[str, typer.Option(help="Parquet file or folder (e.g. <workdir>/logs/predictions).")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.html.")],
+    config: ConfigOpt = None,
+    workdir: WorkdirOpt = None,
+    drift_config: Annotated[Path | None, typer.Option("--drift-config", help="configs/drift.yaml-shaped file.")] = None,
+    feedback: Annotated[Path | None, typer.Option(help="Feedback log (labels joined on request_id).")] = None,
+    engine: Annotated[str, typer.Option(help="memory | ray")] = "memory",
+) -> None:
+    """Drift report of a window against a reference (same as python -m driftline.monitors.drift_job)."""
+    from driftline.monitors.drift_job import run_drift_job
+
+    cfg = _config(config, workdir)
+    report = run_drift_job(
+        reference, current, out, config=cfg, drift_config=drift_config, feedback=feedback, engine=engine
+    )
+    summary = report["summary"]
+    console.print(
+        f"drifted features: {summary['drifted_features'] or 'none'}; dataset drift: {summary['dataset_drift']} "
+        f"({summary['method']}); report: {out / 'report.html'}"
+    )
+
+
+rollout_app = typer.Typer(help="Start, inspect, promote or abort a rollout through the Serve app's admin API.")
+app.add_typer(rollout_app, name="rollout")
+UrlOpt = Annotated[str, typer.Option("--url", help="Base URL of the Serve app.")]
+
+
+def _rollout_client(url: str) -> Any:
+    import httpx
+
+    from driftline.serve_apps.admin import resolve_admin_token
+
+    token = resolve_admin_token(None)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30)
+
+
+def _show(response: Any) -> None:
+    console.print_json(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@rollout_app.command("start")
+def rollout_start(
+    candidate: Annotated[str, typer.Option(help="Registered model version to roll out.")],
+    mode: Annotated[str, typer.Option(help="shadow | ab | canary")] = "canary",
+    spec: Annotated[Path | None, typer.Option(help="YAML RolloutSpec (mode and settings) instead of flags.")] = None,
+    url: UrlOpt = "http://127.0.0.1:8000",
+) -> None:
+    """Start a rollout (needs DRIFTLINE_ADMIN_TOKEN)."""
+    import yaml
+
+    body = yaml.safe_load(spec.read_text()) if spec else {"mode": mode}
+    body["candidate_version"] = candidate
+    _show(_rollout_client(url).post("/rollout", json=body))
+
+
+@rollout_app.command("status")
+def rollout_status(url: UrlOpt = "http://127.0.0.1:8000") -> None:
+    """Show the rollout and serving state (open to read)."""
+    _show(_rollout_client(url).get("/rollout"))
+
+
+@rollout_app.command("promote")
+def rollout_promote(url: UrlOpt = "http://127.0.0.1:8000") -> None:
+    """Promote the candidate now (needs DRIFTLINE_ADMIN_TOKEN)."""
+    _show(_rollout_client(url).post("/rollout/promote"))
+
+
+@rollout_app.command("abort")
+def rollout_abort(url: UrlOpt = "http://127.0.0.1:8000") -> None:
+    """Abort: all traffic back to the champion (needs DRIFTLINE_ADMIN_TOKEN)."""
+    _show(_rollout_client(url).post("/rollout/abort"))
+
+
+def _register_part_commands() -> None:
+    from driftline.train_jobs.commands import register
+
+    register(app)
+
+
+_register_part_commands()
 
 
 def _free_port() -> int:

@@ -18,6 +18,7 @@ from driftline.platform.rollout import Observation, VariantCounters
 from driftline.platform.rollout_controller import RolloutController
 from driftline.platform.rollout_spec import RolloutSpec
 from driftline.platform.rollout_store import RolloutStore
+from driftline.platform.timeline import Timeline
 from driftline.platform.traffic import TrafficConfig
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 
@@ -80,6 +81,7 @@ class Controller:
             lambda: self.publisher.state.traffic.champion_version,
         )
         self.controller.reconcile()
+        self.timeline = Timeline(state_dir(cfg))
         self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
         self._lock = threading.Lock()
         self._tick_seconds = tick_seconds
@@ -137,6 +139,7 @@ class Controller:
             "rollout": None if state is None else state.to_dict(),
             "serving": self.publisher.state.to_dict(),
             "last_tick": self._last,
+            "timeline": self.timeline.read(last=50),
         }
 
     def __del__(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 
-__all__ = ["LogWriter", "FeedbackOutcome"]
+__all__ = ["FeedbackOutcome", "LogWriter"]
 
 FeedbackOutcome = dict[str, Any]
 
@@ -70,7 +70,7 @@ class LogWriter:
         return len(records)
 
     def feedback(self, items: list[dict[str, Any]], now: float) -> list[FeedbackOutcome]:
-        """Record labels; each outcome says accepted | duplicate | unknown_request_id and, if accepted, who was right."""
+        """Record labels; each outcome is accepted | duplicate | conflict | unknown_request_id (+ who was right)."""
         outcomes = []
         with self._lock:
             for item in items:

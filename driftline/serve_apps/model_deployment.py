@@ -23,7 +23,7 @@ from driftline.platform.config import DriftlineConfig
 from driftline.platform.errors import ServingError
 from driftline.train_jobs.model import ModelBundle, TabularMLP
 
-__all__ = ["ModelReplica", "ModelNotReady", "Prediction", "LoadedModel", "FAULT_RATE_TAG"]
+__all__ = ["FAULT_RATE_TAG", "LoadedModel", "ModelNotReady", "ModelReplica", "Prediction"]
 
 FAULT_RATE_TAG = "driftline.fault_rate"
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["ParquetSink", "PREDICTIONS", "FEEDBACK", "hour_partition"]
+__all__ = ["FEEDBACK", "PREDICTIONS", "ParquetSink", "hour_partition"]
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"

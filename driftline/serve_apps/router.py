@@ -11,7 +11,7 @@ path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id).
 import asyncio
 import time
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -103,14 +103,14 @@ class Router:
         self._shadow_limit = cfg.serve.shadow_max_in_flight
         self._poll = cfg.serve.poll_seconds
         self._store = ServingStateStore(state_dir(cfg))
-        self._serving: Optional[ServingState] = None
+        self._serving: ServingState | None = None
         self._loaded_at = 0.0
-        self._schema: Optional[DatasetSchema] = None
+        self._schema: DatasetSchema | None = None
         self._window = TrafficWindow()
         self._records: list[dict[str, Any]] = []
         self._shadow_in_flight = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._pump: Optional[asyncio.Task[Any]] = None
+        self._pump: asyncio.Task[Any] | None = None
         self._metrics = RouterMetrics()
 
     # ------------------------------------------------------------------ state, schema, background pump
@@ -230,9 +230,9 @@ class Router:
         self._window.record(variant, latency)
         self._metrics.observe(variant, "served", latency)
         self._log(frame, request_id, variant, "served", result, latency)
-        if traffic.mode is TrafficMode.SHADOW and traffic.candidate_version:
-            if shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
-                self._start_shadow(state, frame, request_id, result)
+        mirrored = traffic.mode is TrafficMode.SHADOW and traffic.candidate_version
+        if mirrored and shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
+            self._start_shadow(state, frame, request_id, result)
         headers.update({"X-Model-Version": result.model_version, "X-Variant": variant})
         body = {
             "request_id": request_id,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline.platform.rollout_store import FileSystem, LocalFileSystem
-from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.platform.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
 __all__ = ["SERVING_FILE", "SLOTS", "ServingState", "ServingStateStore"]
 

@@ -181,7 +181,9 @@ class _Run:
         y = encode_labels(data, self.bundle)
         cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
         base = {"accuracy": self.baseline, "n": float(len(data))}
-        self.profile = build_reference_profile(data, self.stream.schema, confusion_matrix=cm, baseline=base, n_bins=_PROFILE_BINS)
+        self.profile = build_reference_profile(
+            data, self.stream.schema, confusion_matrix=cm, baseline=base, n_bins=_PROFILE_BINS
+        )
 
     def report(self, window: pd.DataFrame, pred: np.ndarray) -> dict[str, Any]:
         from driftline.monitors.drift_config import DriftConfig
@@ -280,7 +282,6 @@ def run_backtest(
 ) -> list[dict[str, Any]]:
     """One row per policy x variant (``never`` trains once, so its variants share one replay)."""
     cfg = cfg or RetrainConfig()
-    b = cfg.backtest
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny MLPs: one thread is 4-6x faster than many contending ones on a shared box
     try:
@@ -311,7 +312,14 @@ def _run_all(
                 rows.append({**never_row, "variant": variant, "note": "identical to the first never row"})
                 continue
             pcfg = backtest_policy(policy, b)
-            run = _Run(stream, cfg, pcfg, "cold" if policy == "never" else variant, bundle=_placeholder(stream, b), baseline=0.0)
+            run = _Run(
+                stream,
+                cfg,
+                pcfg,
+                "cold" if policy == "never" else variant,
+                bundle=_placeholder(stream, b),
+                baseline=0.0,
+            )
             row = {**_replay(run), "variant": variant}
             never_row = row if policy == "never" else None
             rows.append(row)
@@ -320,4 +328,6 @@ def _run_all(
 
 def _placeholder(stream: BacktestStream, b: BacktestConfig) -> ModelBundle:
     """An untrained bundle; the run's first ``fit`` (cold, on the initial rows) replaces it."""
-    return ModelBundle.create(TabularPreprocessor.fit(stream.frame.iloc[: b.initial_rows], stream.schema), b.hidden_sizes, b.seed)
+    return ModelBundle.create(
+        TabularPreprocessor.fit(stream.frame.iloc[: b.initial_rows], stream.schema), b.hidden_sizes, b.seed
+    )

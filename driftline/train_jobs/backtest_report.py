@@ -50,7 +50,9 @@ def plot_backtest(rows: list[dict[str, Any]], out: Path, title: str, change_poin
     for r in rows:
         if r["policy"] == "baseline":
             ax.axhline(r["accuracy"], color="black", lw=0.8, ls="-." if "previous" in r["variant"] else (0, (1, 3)))
-            ax.annotate(f"{r['variant']} {r['accuracy']:.3f}", (0.01, r["accuracy"]), xycoords=("axes fraction", "data"))
+            ax.annotate(
+                f"{r['variant']} {r['accuracy']:.3f}", (0.01, r["accuracy"]), xycoords=("axes fraction", "data")
+            )
     for cp in change_points or []:
         ax.axvline(cp, color="purple", lw=1.5, alpha=0.6)
     ax.set_xlabel("row (end of window)")
@@ -63,7 +65,9 @@ def plot_backtest(rows: list[dict[str, Any]], out: Path, title: str, change_poin
     return out
 
 
-def write_backtest(rows: list[dict[str, Any]], out_dir: Path, title: str, change_points: list[int] | None = None) -> Path:
+def write_backtest(
+    rows: list[dict[str, Any]], out_dir: Path, title: str, change_points: list[int] | None = None
+) -> Path:
     """Write ``backtest.json``, ``backtest.md`` and ``backtest.png`` into ``out_dir``; returns the JSON path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "backtest.json"

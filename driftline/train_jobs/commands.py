@@ -1,7 +1,7 @@
 """The ``driftline retrain`` and ``driftline backtest`` commands; ``register(app)`` adds them to the CLI.
 
-    driftline retrain --window-rows 6000:8000 --trigger "accuracy decayed"
-    driftline backtest --stream elec2 --policies never,periodic,triggered,continual --out out/elec2
+driftline retrain --window-rows 6000:8000 --trigger "accuracy decayed"
+driftline backtest --stream elec2 --policies never,periodic,triggered,continual --out out/elec2
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ from typing import Any
 
 __all__ = ["GateReport", "GateResult", "combine", "forgetting_gate", "not_worse_gate"]
 
+_EPS = 1e-12  # accuracies are ratios: 0.80 - 0.75 is 0.05000000000000004, which must still pass max_drop 0.05
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -65,8 +67,10 @@ def not_worse_gate(candidate: float, champion: float, n: int, margin: float, min
         return short
     delta = candidate - champion
     evidence = {"candidate": candidate, "champion": champion, "delta": delta, "margin": margin, "n": n}
-    if candidate >= champion - margin:
-        reason = f"recent holdout: candidate {candidate:.3f} >= champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
+    if candidate >= champion - margin - _EPS:
+        reason = (
+            f"recent holdout: candidate {candidate:.3f} >= champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
+        )
         return GateResult(name, True, reason, evidence)
     reason = f"recent holdout: candidate {candidate:.3f} < champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
     return GateResult(name, False, reason, evidence)
@@ -96,7 +100,7 @@ def forgetting_gate(
         "max_drop": max_drop,
         "n": n,
     }
-    if drop <= max_drop:
+    if drop <= max_drop + _EPS:
         reason = (
             f"older holdout: candidate {candidate:.3f} vs champion {champion:.3f}, drop {drop:.3f} <= {max_drop:.3f} "
             f"({n} rows)."

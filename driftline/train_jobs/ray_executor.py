@@ -9,6 +9,7 @@ from __future__ import annotations
 import json  # [retrain, issue #4]
 import os  # [retrain, issue #4]
 import tempfile
+import time  # [retrain, issue #4]
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +87,15 @@ class _RayContext:
             return False
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._marker.touch()
+        # [retrain, issue #4] Train V2 commits a reported checkpoint when the controller next polls (~2 s); dying the
+        # instant report() returns can lose it. Die "mid-epoch" instead: once the controller's snapshot is newer
+        # than the last reported epoch (or after 60 s).
+        snapshot = self._marker.parent.parent / "checkpoint_manager_snapshot.json"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self._history.exists():
+            if snapshot.exists() and snapshot.stat().st_mtime > self._history.stat().st_mtime:
+                break
+            time.sleep(0.5)
         # [retrain, issue #4] a real worker death, not an exception: the process exits as if killed, so the test
         # exercises Ray Train's actor-failure path (restart the worker group, resume from the last checkpoint).
         os._exit(1)

@@ -57,7 +57,7 @@ class Reservoir:
                 keep = hit[::-1][last]
                 # Slots are the index labels 0..capacity-1; replacing by label keeps every column's dtype.
                 incoming = rest.iloc[keep].set_axis(slots[keep])
-                self._rows = pd.concat([self._rows.drop(index=slots[keep]), incoming]).sort_index()
+                self._rows = pd.concat([self._rows.drop(index=slots[keep].tolist()), incoming]).sort_index()
         self.seen += len(frame)
         return self
 
@@ -71,7 +71,7 @@ def split_pool(pool: pd.DataFrame, holdout_fraction: float, seed: int = 0) -> tu
     if len(pool) == 0:
         return pool, pool
     order = np.random.default_rng(seed + 1).permutation(len(pool))
-    n_hold = int(round(len(pool) * holdout_fraction))
+    n_hold = round(len(pool) * holdout_fraction)
     hold, train = order[:n_hold], order[n_hold:]
     return pool.iloc[np.sort(train)].reset_index(drop=True), pool.iloc[np.sort(hold)].reset_index(drop=True)
 
@@ -80,7 +80,7 @@ def replay_rows(n_new: int, fraction: float) -> int:
     """Replayed rows so that they are ``fraction`` of ``n_new + replayed``."""
     if not 0 <= fraction < 1:
         raise DataError(f"Replay fraction {fraction} is outside [0, 1).", "Use e.g. replay.fraction: 0.3.")
-    return int(round(n_new * fraction / (1.0 - fraction)))
+    return round(n_new * fraction / (1.0 - fraction))
 
 
 def mix_replay(new: pd.DataFrame, pool: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:

@@ -93,7 +93,8 @@ def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 def _describe_window(frame: pd.DataFrame, schema: DatasetSchema) -> str:
     ts = schema.timestamp
     if ts and ts in frame.columns and len(frame):
-        return f"{pd.Timestamp(frame[ts].min()).isoformat()}/{pd.Timestamp(frame[ts].max()).isoformat()} ({len(frame)} rows)"
+        first, last = pd.Timestamp(frame[ts].min()).isoformat(), pd.Timestamp(frame[ts].max()).isoformat()
+        return f"{first}/{last} ({len(frame)} rows)"
     return f"{len(frame)} rows"
 
 
@@ -169,7 +170,9 @@ def run_retrain(
             f"skip: the window has {len(labelled)} labelled rows (< min_labelled_rows={rcfg.min_labelled_rows}); "
             "wait for more feedback."
         )
-        return RetrainOutcome(RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started)
+        return RetrainOutcome(
+            RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started
+        )
     encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
     cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
     new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
@@ -177,7 +180,9 @@ def run_retrain(
         older = older[older[schema.label].notna()]
         encode_labels(older, champion)
     replay_pool, older_holdout = _older_pools(older, rcfg)
-    train = mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
+    train = (
+        mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
+    )
     start = start_bundle(champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
     loop = LoopConfig(
         initial_bundle=start.to_bytes(),
@@ -199,7 +204,9 @@ def run_retrain(
     metrics = {"recent_accuracy": cand_recent.accuracy, "champion_recent_accuracy": champ_recent.accuracy}
     if len(older_holdout):
         cand_old, champ_old = evaluate(bundle, older_holdout), evaluate(champion, older_holdout)
-        results.append(forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows))
+        results.append(
+            forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows)
+        )
         metrics |= {"older_accuracy": cand_old.accuracy, "champion_older_accuracy": champ_old.accuracy}
     else:
         results.append(forgetting_gate(None, None, 0, g.max_forgetting))
@@ -290,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         rcfg = load_retrain_config(args.retrain_config)
         if args.executor:
             rcfg = rcfg.model_copy(update={"executor": Executor(args.executor)})
+        older: pd.DataFrame | None
         if args.window_rows:
             window, older, described = stream_slice(cfg, args.window_rows)
         else:

@@ -116,7 +116,9 @@ class RetrainConfig(_Section):
     @model_validator(mode="after")
     def _check(self) -> RetrainConfig:
         if self.champion_alias == "candidate":
-            raise ValueError("champion_alias 'candidate' would warm-start from the model this job replaces; use champion")
+            raise ValueError(
+                "champion_alias 'candidate' would warm-start from the model this job replaces; use champion"
+            )
         return self
 
 

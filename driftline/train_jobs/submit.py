@@ -46,9 +46,13 @@ def auth_headers(token: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {found}"} if found else {}
 
 
-def entrypoint_for(config: Path | None, retrain_config: Path | None, args: list[str]) -> str:
-    """The shell command the job runs (paths are relative to the uploaded working dir)."""
-    parts = ["python", "-m", "driftline.train_jobs.retrain"]
+def entrypoint_for(config: Path | None, retrain_config: Path | None, args: list[str], python: str = "python") -> str:
+    """The shell command the job runs (paths are relative to the uploaded working dir).
+
+    ``python`` must have driftline's dependencies: on a local cluster started outside the virtualenv, pass
+    ``sys.executable``; on a real cluster, the nodes' interpreter (or add ``pip`` to the runtime env).
+    """
+    parts = [python, "-m", "driftline.train_jobs.retrain"]
     if config is not None:
         parts += ["--config", str(config)]
     if retrain_config is not None:
@@ -65,6 +69,7 @@ def submit_retrain(
     working_dir: str | Path = ".",
     token: str | None = None,
     env_vars: dict[str, str] | None = None,
+    python: str = "python",
 ) -> str:
     """Submit ``python -m driftline.train_jobs.retrain ...``; returns the job's submission id.
 
@@ -84,7 +89,7 @@ def submit_retrain(
             runtime_env["env_vars"] = env_vars
         return str(
             client.submit_job(
-                entrypoint=entrypoint_for(config, retrain_config, list(args or [])), runtime_env=runtime_env
+                entrypoint=entrypoint_for(config, retrain_config, list(args or []), python), runtime_env=runtime_env
             )
         )
     except DriftlineError:

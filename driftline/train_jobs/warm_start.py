@@ -60,7 +60,12 @@ def load_champion(registry: BundleSource, alias: str = "champion") -> tuple[Mode
 
 
 def start_bundle(
-    champion: ModelBundle, train: pd.DataFrame, *, warm: bool, hidden_sizes: tuple[int, ...] | None = None, seed: int = 0
+    champion: ModelBundle,
+    train: pd.DataFrame,
+    *,
+    warm: bool,
+    hidden_sizes: tuple[int, ...] | None = None,
+    seed: int = 0,
 ) -> ModelBundle:
     """The bundle training starts from: the champion itself (warm) or a fresh net on a refitted preprocessor."""
     if warm:

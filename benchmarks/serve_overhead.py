@@ -1,0 +1,495 @@
+"""Serving overhead benchmark (issue #5): driftline's router vs a bare Ray Serve app, in one run, one machine.
+
+    python benchmarks/serve_overhead.py                                  # 15 s per variant after 3 s warm-up, c=8
+    python benchmarks/serve_overhead.py --duration 10 --rounds 2 --out /tmp/serve_overhead.json
+
+Setup (untimed): a local Ray (``num_cpus=2``), a small champion trained on Ray Train and registered in MLflow in a
+temporary work folder, a candidate registered beside it (the champion fine-tuned for one epoch), and two Serve
+applications behind one HTTP proxy on a free port:
+
+(a) ``/bare``: one FastAPI deployment that loads the same registered bundle and predicts in-process; it validates
+    the body with the same ``parse_payload`` as the router, so the comparison isolates driftline's routing, the
+    extra hop to the model slot, the prediction log and the metrics.
+(b) ``/dl``: driftline's ``build_app`` (router -> slot_a/slot_b, log_writer, controller), champion only.
+(c) the same app during a canary held at 20% (steps [0.2, 1.0], step minimums too large to be reached).
+(d) the same app during a 100% shadow (min_requests too large to be reached); latency is the user-facing one.
+
+Every deployment has one replica and a fractional CPU reservation (0.1), so all of it fits on 2 cores. Load is
+closed-loop, single-row requests, from a separate process (``wrk`` when installed, else an asyncio httpx client;
+see ``_loadgen.py``). ``--rounds N`` repeats a, b, c, d in turn N times (the machine may be shared: interleaving
+spreads the noise over all variants); ratios are given per round and for the per-variant medians.
+Targets: throughput (b)/(a) >= 0.85; shadow p99 / champion-only p99 <= 1.1.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real `Request` type of the bare app's handler.
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _loadgen import LoadResult, available, run_load
+
+TOKEN = "bench-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VARIANTS = {
+    "a": "bare Serve app",
+    "b": "driftline champion-only",
+    "c": "driftline canary 20%",
+    "d": "driftline shadow 100%",
+}
+# Ray Serve's own knobs for small, fast requests (a subset of what RAY_SERVE_THROUGHPUT_OPTIMIZED=1 turns on;
+# direct ingress is left out because it replaces the proxy and binds fixed ports). They apply to every
+# deployment of the run, the bare app's too, so the comparison stays like for like.
+SERVE_TUNING = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",  # no cross-thread hop per request inside a replica
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",  # handle routing on the caller's loop
+    "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000",  # buffer the per-request access log
+    "RAY_SERVE_LOG_TO_STDERR": "0",
+}
+THROUGHPUT_TARGET = 0.85
+SHADOW_P99_TARGET = 1.1
+CHECKS = ("candidate_share", "shadow_per_request")
+
+bare_api = FastAPI(title="bare")
+
+
+def _bare_deployment() -> Any:
+    """(a): the same model, parsed and predicted in the ingress replica itself (no router, no logs)."""
+    from ray import serve
+
+    @serve.ingress(bare_api)
+    class Bare:
+        def __init__(self, config: dict[str, Any]) -> None:
+            import torch
+
+            from driftline.platform.config import DriftlineConfig
+            from driftline.platform.registry import CHAMPION, ModelRegistry
+
+            torch.set_num_threads(1)  # same setting as driftline's model replicas
+            cfg = DriftlineConfig.model_validate(config)
+            self.bundle, self.version = ModelRegistry(cfg).load_bundle(f"models:/{cfg.mlflow.model_name}@{CHAMPION}")
+            self.network = self.bundle.build_network().eval()
+            self.schema = self.bundle.preprocessor.schema
+            self.max_rows = cfg.serve.max_batch_rows
+
+        @bare_api.post("/predict")
+        async def predict(self, request: Request) -> JSONResponse:
+            import numpy as np
+
+            from driftline.serve_apps.payload import PayloadError, parse_payload
+
+            try:
+                frame = parse_payload(await request.json(), self.schema, self.max_rows)
+            except PayloadError as err:
+                return JSONResponse(err.to_json(), status_code=err.status)
+            proba = self.bundle.predict_proba(frame, self.network)
+            predictions = np.asarray(self.bundle.classes)[proba.argmax(axis=1)].tolist()
+            body = {"predictions": predictions, "probabilities": proba.round(6).tolist(), "model_version": self.version}
+            return JSONResponse(body)
+
+    return serve.deployment(Bare, name="bare", num_replicas=1, ray_actor_options={"num_cpus": 0.1})
+
+
+# ---------------------------------------------------------------------------------------------- setup
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(workdir: Path) -> Any:
+    from driftline.platform.config_loader import load_config
+
+    return load_config(
+        None,
+        workdir=workdir,
+        overrides={
+            "data.scenario": "concept_drift",
+            "data.n_rows": 6000,
+            "train.train_rows": 2000,
+            "train.epochs": 2,
+            "train.cpus_per_worker": 0.5,
+            "serve.admin_token": TOKEN,
+            "serve.router.num_cpus": 0.1,
+            "serve.model.num_cpus": 0.1,
+            "serve.router.num_replicas": 1,
+            "serve.model.num_replicas": 1,
+        },
+    )
+
+
+def _register_candidate(cfg: Any) -> str:
+    """The champion fine-tuned for one epoch on newer rows: a real second MLflow version."""
+    from driftline.datasets import load_stream
+    from driftline.platform.registry import CHAMPION, ModelRegistry
+    from driftline.train_jobs.local_executor import fit_local
+    from driftline.train_jobs.loop import LoopConfig
+
+    registry = ModelRegistry(cfg)
+    uri = f"models:/{cfg.mlflow.model_name}@{CHAMPION}"
+    bundle, _ = registry.load_bundle(uri)
+    stream, _ = load_stream(cfg.data)
+    newer = stream.iloc[2000:3000]
+    tuned = fit_local(bundle, newer, LoopConfig(bundle.to_bytes(), epochs=1, seed=3)).bundle
+    version = registry.register(
+        tuned,
+        profile_json=registry.load_profile_json(uri),
+        example=newer,
+        metrics={},
+        params={},
+        tags={"driftline.trigger": "benchmark"},
+        run_name="bench-candidate",
+    )
+    return str(version.version)
+
+
+def _bodies(cfg: Any, n: int = 64) -> list[str]:
+    from driftline.datasets import load_stream
+
+    stream, schema = load_stream(cfg.data)
+    rows = stream.iloc[4000 : 4000 + n][list(schema.feature_names)].to_dict("records")
+    return [json.dumps({"instances": [row]}) for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------- rollout control
+def _wait(check: Any, what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _start_rollout(dl: str, spec: dict[str, Any]) -> None:
+    response = httpx.post(f"{dl}/rollout", json=spec, headers=AUTH, timeout=30)
+    if response.status_code != 200:
+        raise RuntimeError(f"POST /rollout -> {response.status_code}: {response.text}")
+    mode, version = spec["mode"], spec["candidate_version"]
+
+    def ready() -> bool:
+        health = httpx.get(f"{dl}/healthz", timeout=30).json()
+        return bool(health.get("mode") == mode and health.get("candidate_loaded") == version)
+
+    _wait(ready, f"{mode} with candidate {version} loaded")
+    time.sleep(1.0)  # every router replica re-reads serving state within poll_seconds (0.5 s)
+
+
+def _stop_rollout(dl: str) -> dict[str, Any]:
+    """Abort the active rollout; returns its whole-phase counters (for the shadow/canary share actually seen)."""
+    time.sleep(2.0)  # routers push their windows every poll_seconds, the controller folds them in every second
+    status = httpx.get(f"{dl}/rollout", timeout=30).json()["rollout"] or {}
+    counts = {arm: (status.get(f"{arm}_total") or {}).get("requests", 0) for arm in ("champion", "candidate")}
+    httpx.post(f"{dl}/rollout/abort", headers=AUTH, timeout=30).raise_for_status()
+    _wait(lambda: httpx.get(f"{dl}/healthz", timeout=30).json().get("mode") == "none", "mode none")
+    time.sleep(1.0)
+    return counts
+
+
+def _check_same_model(bare: str, dl: str, bodies: list[str]) -> None:
+    """Both apps must answer with the same model before their speed is compared."""
+    with httpx.Client(timeout=30) as client:
+        for body in bodies[:8]:
+            headers = {"Content-Type": "application/json"}
+            a = client.post(f"{bare}/predict", content=body, headers=headers)
+            b = client.post(f"{dl}/predict", content=body, headers=headers)
+            if a.status_code != 200 or b.status_code != 200:
+                raise RuntimeError(f"probe failed: bare {a.status_code} {a.text[:200]}, driftline {b.status_code}")
+            ja, jb = a.json(), b.json()
+            if ja["model_version"] != jb["model_version"] or ja["predictions"] != jb["predictions"]:
+                raise RuntimeError(f"the two apps disagree: {ja} vs {jb}")
+
+
+# ---------------------------------------------------------------------------------------------- CPU accounting
+_TITLE = re.compile(r"^ray::(?:ServeReplica:)?([A-Za-z_][\w:-]*)")
+
+
+def _component(title: str) -> str:
+    """Group a process by its Ray title: 'ray::ServeReplica:driftline:router.handle_request' -> 'driftline:router'."""
+    match = _TITLE.match(title)
+    if match is None:
+        return "ray daemons"  # raylet, gcs_server, agents
+    name = match.group(1)
+    return name if ":" in name or name in ("ProxyActor", "ServeController") else "other ray workers"
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by each Ray process of this run between ``start()`` and ``stop()``.
+
+    On a machine shared with other work, wall-clock throughput moves with the neighbours' load; CPU per request
+    of each component does much less, and on 2 saturated cores it bounds throughput (2 / total CPU per request).
+    """
+
+    def __init__(self) -> None:
+        self._start: dict[int, tuple[str, float]] = {}
+        self.used: dict[str, float] = {}
+
+    @staticmethod
+    def _snapshot() -> dict[int, tuple[str, float]]:
+        import psutil
+
+        out = {}
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                title = " ".join(proc.cmdline()) or proc.name()
+                if title.startswith(("wrk", sys.executable)):
+                    continue  # the load generator is accounted separately
+                times = proc.cpu_times()
+                out[proc.pid] = (_component(title), times.user + times.system)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return out
+
+    def window(self, opened: bool) -> None:
+        if opened:
+            self._start = self._snapshot()
+            return
+        used: dict[str, float] = {}
+        for pid, (_, cpu) in self._snapshot().items():
+            start = self._start.get(pid)
+            if start is not None:
+                used[start[0]] = used.get(start[0], 0.0) + cpu - start[1]
+        self.used = used
+
+
+# ---------------------------------------------------------------------------------------------- measurement
+def _measure(variant: str, url: str, args: argparse.Namespace, bodies: list[str], kind: str) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    meter = CpuMeter()
+    result: LoadResult = run_load(
+        kind, f"{url}/predict", bodies, args.concurrency, args.duration, args.warmup, meter.window
+    )
+    row = {"variant": variant, **result.to_dict(), "loadavg_1m_before": load_before}
+    row["loadavg_1m_after"] = os.getloadavg()[0]
+    n = max(result.requests, 1)
+    row["cpu_ms_per_request"] = {k: round(v * 1000.0 / n, 3) for k, v in sorted(meter.used.items()) if v > 0}
+    row["cpu_ms_per_request"]["load generator"] = round(result.loadgen_cpu_s * 1000.0 / n, 3)
+    row["server_cpu_ms_per_request"] = round(sum(meter.used.values()) * 1000.0 / n, 3)
+    print(
+        f"  ({variant}) {VARIANTS[variant]:<26} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
+        f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  server CPU {row['server_cpu_ms_per_request']:.2f} "
+        f"ms/req  (load avg {load_before:.1f})",
+        flush=True,
+    )
+    return row
+
+
+def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies: list[str], kind: str) -> list[dict]:
+    rows = []
+    for variant in args.variants:
+        if variant == "a":
+            rows.append(_measure("a", bare, args, bodies, kind))
+        elif variant == "b":
+            rows.append(_measure("b", dl, args, bodies, kind))
+        elif variant == "c":
+            huge = {"min_requests_per_step": 10_000_000, "min_seconds_per_step": 1e7}
+            _start_rollout(
+                dl, {"mode": "canary", "candidate_version": candidate, "canary": {"steps": [0.2, 1.0], **huge}}
+            )
+            row = _measure("c", dl, args, bodies, kind)
+            counts = _stop_rollout(dl)
+            served = counts["champion"] + counts["candidate"]
+            row["candidate_share"] = counts["candidate"] / served if served else None
+            rows.append(row)
+        elif variant == "d":
+            spec = {
+                "mode": "shadow",
+                "candidate_version": candidate,
+                "shadow": {"fraction": 1.0, "min_requests": 10**9},
+            }
+            _start_rollout(dl, spec)
+            row = _measure("d", dl, args, bodies, kind)
+            counts = _stop_rollout(dl)
+            # Shadow calls per served request: below 1.0 means calls were skipped at shadow_max_in_flight.
+            row["shadow_per_request"] = counts["candidate"] / counts["champion"] if counts["champion"] else None
+            rows.append(row)
+    return rows
+
+
+def _median(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
+    mine = [r for r in rows if r["variant"] == variant]
+    if not mine:
+        return None
+    keys = ("rps", "p50_ms", "p99_ms", "mean_ms", "errors", "server_cpu_ms_per_request")
+    parts = sorted({k for r in mine for k in r["cpu_ms_per_request"]})
+    cpu = {k: statistics.median(r["cpu_ms_per_request"].get(k, 0.0) for r in mine) for k in parts}
+    med = {k: statistics.median(r[k] for r in mine) for k in keys}
+    return {"variant": variant, **med, "cpu_ms_per_request": cpu, "runs": len(mine)}
+
+
+def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    a, b, d = by.get("a"), by.get("b"), by.get("d")
+    return {
+        "throughput_b_over_a": b["rps"] / a["rps"] if a and b else None,
+        "p99_shadow_over_b": d["p99_ms"] / b["p99_ms"] if b and d else None,
+        # What (b)/(a) throughput would be with the 2 cores saturated by these processes alone.
+        "cpu_bound_throughput_b_over_a": (
+            a["server_cpu_ms_per_request"] / b["server_cpu_ms_per_request"]
+            if a and b and b["server_cpu_ms_per_request"]
+            else None
+        ),
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| variant | requests/s | p50 ms | p99 ms | errors | server CPU ms/request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        name = f"({r['variant']}) {VARIANTS[r['variant']]}"
+        lines.append(
+            f"| {name} | {r['rps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']:.0f} "
+            f"| {r['server_cpu_ms_per_request']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _cpu_table(rows: list[dict[str, Any]]) -> str:
+    """CPU milliseconds per request by component (rows) and variant (columns)."""
+    parts = sorted({k for r in rows for k in r["cpu_ms_per_request"]}, key=lambda k: (k == "load generator", k))
+    lines = ["| CPU ms/request | " + " | ".join(f"({r['variant']})" for r in rows) + " |"]
+    lines.append("|---|" + "---:|" * len(rows))
+    for part in parts:
+        cells = " | ".join(f"{r['cpu_ms_per_request'].get(part, 0.0):.3f}" for r in rows)
+        lines.append(f"| {part} | {cells} |")
+    return "\n".join(lines)
+
+
+def _verdict(ratios: dict[str, float | None]) -> str:
+    out = []
+    t, p = ratios["throughput_b_over_a"], ratios["p99_shadow_over_b"]
+    if t is not None:
+        met = "met" if t >= THROUGHPUT_TARGET else "NOT met"
+        out.append(f"throughput (b)/(a) = {t:.2f}x (target >= {THROUGHPUT_TARGET}: {met})")
+    if p is not None:
+        met = "met" if p <= SHADOW_P99_TARGET else "NOT met"
+        out.append(f"p99 (d)/(b) = {p:.2f}x (target <= {SHADOW_P99_TARGET}: {met})")
+    if ratios.get("cpu_bound_throughput_b_over_a") is not None:
+        out.append(
+            f"server CPU per request (a)/(b) = {ratios['cpu_bound_throughput_b_over_a']:.2f}x "
+            "(the (b)/(a) throughput ratio when the 2 cores are saturated by this benchmark alone)"
+        )
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="driftline serving overhead vs a bare Ray Serve app (issue #5)")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per variant")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each measurement")
+    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat a, b, c, d this many times (interleaved)")
+    parser.add_argument("--variants", default="abcd", help="subset of abcd, in order")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    parser.add_argument(
+        "--serve-tuning",
+        choices=("default", "throughput"),
+        default="default",
+        help="'throughput' sets SERVE_TUNING's Ray Serve environment variables for the whole run",
+    )
+    args = parser.parse_args(argv)
+    if args.serve_tuning == "throughput":
+        os.environ.update(SERVE_TUNING)  # before ray.init: Ray's worker processes inherit the environment
+    args.variants = [v for v in args.variants if v in VARIANTS]
+    kind = available(args.loadgen)
+
+    import ray
+    from ray import serve
+
+    from driftline.serve_apps.app import build_app
+    from driftline.train_jobs.champion import train_champion
+
+    workdir = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    cfg = _config(workdir)
+    started = time.perf_counter()
+    # address="local": always a fresh cluster of our own, never one another process on this machine started
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        print(f"setup: training the champion in {workdir} ...", flush=True)
+        champion = train_champion(cfg)
+        candidate = _register_candidate(cfg)
+        port = _free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(_bare_deployment().bind(cfg.model_dump(mode="json")), name="bare", route_prefix="/bare")
+        serve.run(build_app(cfg), name="driftline", route_prefix="/dl")
+        bare, dl = f"http://127.0.0.1:{port}/bare", f"http://127.0.0.1:{port}/dl"
+        bodies = _bodies(cfg)
+        _check_same_model(bare, dl, bodies)
+        print(
+            f"setup done in {time.perf_counter() - started:.0f} s: champion v{champion.version.version}, "
+            f"candidate v{candidate}; load: {kind}, concurrency {args.concurrency}, {args.warmup:g} s warm-up + "
+            f"{args.duration:g} s per variant, {args.rounds} round(s), Serve tuning: {args.serve_tuning}",
+            flush=True,
+        )
+        rows: list[dict[str, Any]] = []
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+            for row in _round(bare, dl, candidate, args, bodies, kind):
+                rows.append({**row, "round": r + 1})
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    per_round = []
+    for r in range(1, args.rounds + 1):
+        by = {row["variant"]: row for row in rows if row["round"] == r}
+        per_round.append({"round": r, **_ratios(by)})
+    medians = [m for v in args.variants if (m := _median(rows, v)) is not None]
+    ratios = _ratios({m["variant"]: m for m in medians})
+    print()
+    print(_table(medians) if args.rounds == 1 else "medians over rounds:\n" + _table(medians))
+    print()
+    print(_cpu_table(medians))
+    print()
+    for pr in per_round if args.rounds > 1 else []:
+        t, p = pr["throughput_b_over_a"], pr["p99_shadow_over_b"]
+        print(f"round {pr['round']}: throughput (b)/(a) = {t and round(t, 2)}, p99 (d)/(b) = {p and round(p, 2)}")
+    print(_verdict(ratios))
+    checks = [f"round {r['round']} {k} = {r[k]:.3f}" for r in rows for k in CHECKS if r.get(k) is not None]
+    if checks:
+        print("checks (canary: candidate share of served requests; shadow: shadow calls per request): ")
+        print("  " + ", ".join(checks))
+    result = {
+        "settings": {
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "rounds": args.rounds,
+            "loadgen": kind,
+            "serve_tuning": SERVE_TUNING if args.serve_tuning == "throughput" else {},
+            "cpus": os.cpu_count(),
+        },
+        "runs": rows,
+        "medians": medians,
+        "ratios": ratios,
+        "ratios_per_round": per_round,
+        "targets": {"throughput_b_over_a": THROUGHPUT_TARGET, "p99_shadow_over_b": SHADOW_P99_TARGET},
+    }
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Warm start vs cold start on a drifted window: epochs and training time to the accuracy cold start converges to.
+
+    .venv/bin/python benchmarks/warm_start.py [--stream elec2|concept_drift|covariate_shift|...] [--max-epochs 30]
+
+Setup: a champion is trained (to convergence) on the old data; the drifted window comes later in the stream and
+its newest quarter is the holdout. Cold start (fresh network, preprocessor refitted) trains ``--max-epochs``; its
+converged accuracy is the mean holdout accuracy of its last 5 epochs and the target is that minus ``--tolerance``.
+Warm start (the champion's weights and preprocessor) trains the same way. Both runs use the one training loop
+(``driftline.train_jobs.loop.train_loop``) through a context that evaluates the holdout after each epoch, outside
+the timed part. Then: accuracy on a holdout of the *old* distribution after warm retraining with and without
+replay (reservoir of old rows at ``replay.fraction`` 0.3). The baseline (cold) is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from driftline.train_jobs.backtest import load_backtest_stream
+from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.local_executor import encode_labels, fit_local
+from driftline.train_jobs.loop import LoopConfig, train_loop
+from driftline.train_jobs.model import ModelBundle
+from driftline.train_jobs.preprocess import TabularPreprocessor
+from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
+
+HIDDEN = (32, 16)
+
+
+@dataclass
+class _TimedContext:
+    """TrainContext that records (epoch, cumulative train seconds, holdout accuracy) after every epoch."""
+
+    bundle: ModelBundle
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    seed: int = 0
+    world_rank: int = 0
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+    _train_s: float = 0.0
+    _since: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.x = torch.from_numpy(self.bundle.preprocessor.transform(self.train))
+        self.y = torch.from_numpy(encode_labels(self.train, self.bundle))
+        self.curve.append((0, 0.0, evaluate(self.bundle, self.holdout).accuracy))
+        self._since = time.perf_counter()
+
+    def batches(self, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.y), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x[idx], self.y[idx]
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def report(self, metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+        self._train_s += time.perf_counter() - self._since  # evaluation below is not training time
+        assert state is not None
+        acc = evaluate(self.bundle.with_weights(state["model"]), self.holdout).accuracy
+        self.curve.append((int(metrics["epoch"]) + 1, self._train_s, acc))
+        self._since = time.perf_counter()
+
+    def restore(self) -> dict[str, Any] | None:
+        return None
+
+    def should_inject_failure(self) -> bool:
+        return False
+
+
+def _curve(
+    start: ModelBundle, train: pd.DataFrame, holdout: pd.DataFrame, epochs: int
+) -> list[tuple[int, float, float]]:
+    ctx = _TimedContext(start, train, holdout)
+    train_loop(ctx, LoopConfig(start.to_bytes(), epochs=epochs, batch_size=128, learning_rate=3e-3, seed=0))
+    return ctx.curve
+
+
+def _reach(curve: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
+    for epoch, seconds, acc in curve:
+        if acc >= target:
+            return epoch, seconds
+    return None
+
+
+def _windows(stream_name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
+    """(old data, drifted window train, drifted window holdout, schema) for a stream."""
+    if stream_name == "elec2":
+        s = load_backtest_stream("elec2", causal_features=False)
+        f = s.frame
+        old, window = f.iloc[:2688], f.iloc[17_000:19_688]  # 8 weeks in 1996 vs 8 weeks a year later
+    else:
+        s = load_backtest_stream(stream_name, n_rows=12_000, seed=7)
+        cp = s.change_points[0]
+        old, window = s.frame.iloc[: min(cp, 4000)], s.frame.iloc[cp : cp + 4000]
+    cut = int(len(window) * 0.75)
+    return old, window.iloc[:cut], window.iloc[cut:], s.schema
+
+
+def run(stream_name: str, max_epochs: int, tolerance: float) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    old, new_train, new_hold, schema = _windows(stream_name)
+    old_pool = Reservoir(2000, seed=0).add(old).sample()
+    old_replay, old_hold = split_pool(old_pool, 0.3, seed=0)
+    champ0 = ModelBundle.create(TabularPreprocessor.fit(old, schema), HIDDEN, seed=0)
+    champion = fit_local(champ0, old, LoopConfig(champ0.to_bytes(), epochs=20, batch_size=128, seed=0)).bundle
+    cold_start = ModelBundle.create(TabularPreprocessor.fit(new_train, schema), HIDDEN, seed=1)
+    cold = _curve(cold_start, new_train, new_hold, max_epochs)
+    warm = _curve(champion, new_train, new_hold, max_epochs)
+    converged = float(np.mean([a for _, _, a in cold[-5:]]))
+    target = converged - tolerance
+    cold_hit, warm_hit = _reach(cold, target), _reach(warm, target)
+    # Forgetting: warm-retrain for as many epochs as warm needed (at least 1), with and without replay.
+    epochs = max(warm_hit[0] if warm_hit else max_epochs, 1)
+    replayed = mix_replay(new_train, old_replay, 0.3, seed=0)
+    no_replay = fit_local(champion, new_train, LoopConfig(champion.to_bytes(), epochs=epochs, seed=0)).bundle
+    with_replay = fit_local(champion, replayed, LoopConfig(champion.to_bytes(), epochs=epochs, seed=0)).bundle
+    return {
+        "stream": stream_name,
+        "target": target,
+        "cold_converged": converged,
+        "cold": cold_hit,
+        "warm": warm_hit,
+        "cold_total_s": cold[-1][1],
+        "champion_new": warm[0][2],
+        "champion_old": evaluate(champion, old_hold).accuracy,
+        "old_no_replay": evaluate(no_replay, old_hold).accuracy,
+        "old_replay": evaluate(with_replay, old_hold).accuracy,
+        "new_no_replay": evaluate(no_replay, new_hold).accuracy,
+        "new_replay": evaluate(with_replay, new_hold).accuracy,
+        "replay_epochs": epochs,
+    }
+
+
+def _fmt(hit: tuple[int, float] | None) -> str:
+    return "not reached" if hit is None else f"{hit[0]} ep / {hit[1]:.2f} s"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stream", action="append", help="elec2 or a synthetic scenario (repeatable)")
+    p.add_argument("--max-epochs", type=int, default=30)
+    p.add_argument("--tolerance", type=float, default=0.005, help="target = cold converged accuracy - this")
+    args = p.parse_args()
+    results = [run(s, args.max_epochs, args.tolerance) for s in (args.stream or ["elec2", "concept_drift"])]
+    print("| stream | target acc | cold to target | warm to target | time ratio warm/cold | epoch ratio |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        c, w = r["cold"], r["warm"]
+        t_ratio = f"{w[1] / c[1]:.2f}" if c and w and c[1] > 0 else "n/a"
+        e_ratio = f"{w[0] / c[0]:.2f}" if c and w and c[0] > 0 else "n/a"
+        print(f"| {r['stream']} | {r['target']:.4f} | {_fmt(c)} | {_fmt(w)} | {t_ratio} | {e_ratio} |")
+    print()
+    print("| stream | champion on old | warm, no replay: old / new | warm + replay 0.3: old / new | epochs |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['stream']} | {r['champion_old']:.4f} | {r['old_no_replay']:.4f} / {r['new_no_replay']:.4f} | "
+            f"{r['old_replay']:.4f} / {r['new_replay']:.4f} | {r['replay_epochs']} |"
+        )
+    for r in results:
+        c, w = r["cold"], r["warm"]
+        if c and w:
+            ratio = w[1] / c[1] if c[1] > 0 else 0.0
+            verdict = "meets" if ratio <= 1 / 3 else "misses"
+            print(f"{r['stream']}: warm needs {ratio:.2f}x cold's time to target ({verdict} the <= 1/3 target)")
+        else:
+            print(f"{r['stream']}: cold {_fmt(c)}, warm {_fmt(w)}")
+
+
+if __name__ == "__main__":
+    main()

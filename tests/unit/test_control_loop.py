@@ -1,0 +1,67 @@
+"""The control loop's own logic with a fake rollout API: state persistence, rollout following, waiting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from driftline.platform.config_loader import load_config
+from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, _policy_from_json, _policy_to_json
+from driftline.platform.policy import PolicyState
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+
+
+class FakeRollouts:
+    def __init__(self, status: dict[str, Any]) -> None:
+        self._status = status
+        self.started: list[dict[str, Any]] = []
+
+    def status(self) -> dict[str, Any]:
+        return self._status
+
+    def start(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self.started.append(spec)
+        return {}
+
+
+def _rollout(phase: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rollout": {"rollout_id": "r1", "phase": phase, "spec": {"candidate_version": "4"}, "history": history}}
+
+
+def _transition(to: str, reason: str) -> dict[str, Any]:
+    return {"from": "CANARY", "to": to, "reason": reason, "evidence": {"weight": 0.5}}
+
+
+def test_policy_state_round_trips_through_json() -> None:
+    state = PolicyState.start(NOW).observe(500, 400)
+    state = PolicyState(**{**state.__dict__, "retrain_times": (NOW, NOW + timedelta(hours=1)), "last_retrain_at": NOW})
+    assert _policy_from_json(_policy_to_json(state)) == state
+
+
+def test_loop_waits_while_a_rollout_is_active_and_records_each_transition_once(tmp_path: Path) -> None:
+    cfg = load_config(None, workdir=tmp_path)
+    fake = FakeRollouts(_rollout("CANARY", [_transition("CANARY", "step 1 passed")]))
+    loop = ControlLoop(cfg, ControlLoopConfig(), fake)
+    first = loop.tick(NOW)
+    assert first.action == "wait" and "CANARY" in first.reason and fake.started == []
+    assert [e["kind"] for e in first.events] == ["rollout_transition"]
+    assert loop.tick(NOW).events == []  # already seen: not repeated after a restart either
+    fake._status = _rollout("PROMOTED", [_transition("CANARY", "step 1 passed"), _transition("PROMOTED", "all steps")])
+    third = ControlLoop(cfg, ControlLoopConfig(), fake).tick(NOW)  # a restarted loop resumes from loop.json
+    assert [e["kind"] for e in third.events] == ["promoted"] and third.events[0]["version"] == "4"
+    assert third.reason == "not enough new traffic yet"  # no prediction log yet: nothing to analyse
+    assert [e["kind"] for e in loop.timeline.read()] == ["rollout_transition", "promoted"]
+
+
+def test_a_failing_step_is_recorded_and_the_loop_survives(tmp_path: Path) -> None:
+    class Broken(FakeRollouts):
+        def status(self) -> dict[str, Any]:
+            raise ConnectionError("serve app unreachable")
+
+    loop = ControlLoop(load_config(None, workdir=tmp_path), ControlLoopConfig(), Broken({}))
+    result = loop.tick(NOW)
+    assert result.action == "error" and "unreachable" in result.reason
+    assert loop.timeline.read()[-1]["kind"] == "error"
+    assert loop.tick(NOW).action == "error"  # and it keeps ticking

@@ -1,0 +1,115 @@
+"""Pure parts of serving: slot placement, feedback parsing, bearer check, the log writer's join semantics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.serve_apps.admin import check_bearer
+from driftline.serve_apps.feedback import parse_feedback
+from driftline.serve_apps.log_writer import LogWriter
+from driftline.serve_apps.payload import PayloadError
+from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink, hour_partition
+from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+from driftline.serve_apps.window import TrafficWindow
+
+
+def test_promotion_flips_roles_without_reloading() -> None:
+    state = ServingState.initial("3")
+    canary = state.apply(TrafficConfig("3", "4", TrafficMode.CANARY, 0.25, revision=1))
+    assert canary.slots == {"a": "3", "b": "4"} and canary.champion_slot == "a"
+    promoted = canary.apply(TrafficConfig("4", None, revision=2))
+    assert promoted.slots == canary.slots and promoted.champion_slot == "b"  # no model moved
+    nxt = promoted.apply(TrafficConfig("4", "5", TrafficMode.SHADOW, 0.0, 1.0, revision=3))
+    assert nxt.slots == {"a": "5", "b": "4"} and nxt.candidate_slot == "a"
+    rolled_back = nxt.apply(TrafficConfig("4", None, revision=4))
+    assert rolled_back.champion_slot == "b" and rolled_back.traffic.mode is TrafficMode.NONE
+
+
+def test_unknown_champion_is_loaded_where_the_candidate_is_not() -> None:
+    state = ServingState(TrafficConfig("3"), {"a": "3", "b": "4"}, "a")
+    moved = state.apply(TrafficConfig("9", "4", TrafficMode.CANARY, 0.1, revision=1))
+    assert moved.slots == {"a": "9", "b": "4"} and moved.champion_slot == "a"
+
+
+def test_serving_state_store_round_trip(tmp_path: Path) -> None:
+    store = ServingStateStore(tmp_path)
+    assert store.load() is None
+    state = ServingState.initial("2").apply(TrafficConfig("2", "5", TrafficMode.AB, 0.3, salt="s", revision=4))
+    store.save(state)
+    assert store.load() == state
+
+
+def test_bearer_check_is_strict() -> None:
+    assert check_bearer("Bearer tok", "tok") and check_bearer("bearer tok", "tok")
+    assert not check_bearer("Basic tok", "tok") and not check_bearer("Bearer tok", None)
+    assert not check_bearer("Bearer tok2", "tok") and not check_bearer("", "tok")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"request_id": "", "label": 1}, "bad_request_id"),
+        ({"request_id": "r", "label": True}, "wrong_type"),
+        ({"request_id": "r", "label": 1.5}, "wrong_type"),
+        ({"request_id": "r", "label": 7}, "unknown_class"),
+        ({"request_id": "r", "label": 1, "row": -1}, "wrong_type"),
+        ({"items": []}, "empty_batch"),
+        ({"items": [{"request_id": "r", "label": 1}, "x"]}, "bad_item"),
+    ],
+)
+def test_bad_feedback_is_rejected(body: object, code: str) -> None:
+    with pytest.raises(PayloadError) as info:
+        parse_feedback(body, (0, 1))
+    assert info.value.code == code
+
+
+def test_window_drains_counters() -> None:
+    window = TrafficWindow()
+    window.record("champion", 0.01)
+    window.record("candidate", 0.02, error=True)
+    window.record("candidate", 0.03, compared=1, agreed=1)
+    window.label("candidate", correct=True)
+    drained = window.drain()
+    assert drained["candidate"]["requests"] == 2 and drained["candidate"]["errors"] == 1
+    assert drained["candidate"]["labelled"] == 1 and drained["candidate"]["agreed"] == 1
+    assert window.empty()
+
+
+def _record(rid: str, role: str, variant: str, prediction: int) -> dict:
+    return {
+        "request_id": rid,
+        "row": 0,
+        "timestamp": time.time(),
+        "model_name": "m",
+        "model_version": "1",
+        "variant": variant,
+        "role": role,
+        "x0": 0.5,
+        "prediction": prediction,
+        "probabilities": [0.4, 0.6],
+        "latency_ms": 1.0,
+    }
+
+
+def test_log_writer_joins_feedback_once_and_survives_restart(tmp_path: Path) -> None:
+    writer = LogWriter(str(tmp_path), flush_rows=10_000, flush_seconds=60)
+    writer.append([_record("r1", "served", "champion", 1), _record("r1", "shadow", "candidate", 0)])
+    first = writer.feedback([{"request_id": "r1", "label": 1}], time.time())[0]
+    assert first["status"] == "accepted"
+    assert {(s["variant"], s["correct"]) for s in first["scored"]} == {("champion", True), ("candidate", False)}
+    assert writer.feedback([{"request_id": "r1", "label": 1}], time.time())[0]["status"] == "duplicate"
+    assert writer.feedback([{"request_id": "r1", "label": 0}], time.time())[0]["status"] == "conflict"
+    assert writer.feedback([{"request_id": "zz", "label": 0}], time.time())[0]["status"] == "unknown_request_id"
+    assert writer.flush() == {PREDICTIONS: 2, FEEDBACK: 1}
+    sink = ParquetSink(tmp_path)
+    assert len(sink.read(PREDICTIONS)) == 2 and sink.read(FEEDBACK)["label"].tolist() == [1]
+    restarted = LogWriter(str(tmp_path), flush_rows=10_000, flush_seconds=60)  # index rebuilt from the logs
+    assert restarted.feedback([{"request_id": "r1", "label": 1}], time.time())[0]["status"] == "duplicate"
+
+
+def test_partitions_are_hourly_utc() -> None:
+    assert hour_partition(1767225600.0) == "dt=2026-01-01/hour=00"
