@@ -81,15 +81,18 @@ def run_load(
     duration: float,
     warmup: float,
     on_window: Hook = _no_hook,
+    rate: float = 0.0,
 ) -> LoadResult:
     """Drive ``url`` with POSTs of ``bodies`` (JSON strings) from a child process; ``kind`` is wrk | httpx.
 
     ``on_window(True)`` is called when the measured window opens and ``on_window(False)`` when it closes (for
-    the caller's own accounting, e.g. CPU time of the server processes).
+    the caller's own accounting, e.g. CPU time of the server processes). ``rate > 0`` switches to an open loop
+    (httpx only): ``rate`` requests per second on a fixed schedule whatever the answers' speed, latency counted
+    from each request's scheduled time (no coordinated omission), ``concurrency`` connections.
     """
-    if kind == "wrk":
+    if kind == "wrk" and rate <= 0:
         return _run_wrk(url, bodies, concurrency, duration, warmup, on_window)
-    return _run_httpx(url, bodies, concurrency, duration, warmup, on_window)
+    return _run_httpx(url, bodies, concurrency, duration, warmup, on_window, rate)
 
 
 def _child_cpu() -> float:
@@ -160,12 +163,13 @@ def _run_wrk(
 
 # ---------------------------------------------------------------------------------------------- httpx
 def _run_httpx(
-    url: str, bodies: list[str], concurrency: int, duration: float, warmup: float, on_window: Hook
+    url: str, bodies: list[str], concurrency: int, duration: float, warmup: float, on_window: Hook, rate: float
 ) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(bodies, fh)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--url", url, "--bodies", fh.name]
     cmd += ["--concurrency", str(concurrency), "--duration", str(duration), "--warmup", str(warmup)]
+    cmd += ["--rate", str(rate)]
     try:
         cpu0 = _child_cpu()
         # The window opens inside the child; a timer approximates it (the child's start-up takes about 1 s).
@@ -182,7 +186,9 @@ def _run_httpx(
     return LoadResult(**data)
 
 
-async def _drive(url: str, bodies: list[str], concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
+async def _drive(
+    url: str, bodies: list[str], concurrency: int, duration: float, warmup: float, rate: float = 0.0
+) -> dict[str, Any]:
     import httpx
     import numpy as np
 
@@ -212,8 +218,32 @@ async def _drive(url: str, bodies: list[str], concurrency: int, duration: float,
                 latencies.append(done - sent)
                 errors += not ok
 
+    async def one(client: httpx.AsyncClient, n: int, scheduled: float) -> None:
+        nonlocal errors
+        headers = {"Content-Type": "application/json", "X-User-Id": f"u{n % N_USERS}"}
+        try:
+            response = await client.post(url, content=bodies[n % len(bodies)], headers=headers)
+            ok = response.status_code < 400
+        except httpx.HTTPError:
+            ok = False
+        if scheduled >= measure_from:  # latency from the scheduled send time: queueing anywhere counts
+            latencies.append(time.perf_counter() - scheduled)
+            errors += not ok
+
+    async def scheduler(client: httpx.AsyncClient) -> None:
+        tasks = []
+        n = 0
+        while (scheduled := start + n / rate) < stop_at:
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(client, n, scheduled)))
+            n += 1
+        await asyncio.gather(*tasks)
+
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        if rate > 0:
+            await scheduler(client)
+        else:
+            await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     lat = np.asarray(latencies) * 1000.0 if latencies else np.zeros(1)
     return {
         "requests": len(latencies),
@@ -232,9 +262,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop at this many requests/s (0: closed)")
     args = parser.parse_args(argv)
     bodies = json.loads(Path(args.bodies).read_text())
-    result = asyncio.run(_drive(args.url, bodies, args.concurrency, args.duration, args.warmup))
+    result = asyncio.run(_drive(args.url, bodies, args.concurrency, args.duration, args.warmup, args.rate))
     print(json.dumps(result))
 
 

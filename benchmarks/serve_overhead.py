@@ -268,20 +268,25 @@ class CpuMeter:
 
 
 # ---------------------------------------------------------------------------------------------- measurement
-def _measure(variant: str, url: str, args: argparse.Namespace, bodies: list[str], kind: str) -> dict[str, Any]:
+def _measure(
+    variant: str, url: str, args: argparse.Namespace, bodies: list[str], kind: str, rate: float = 0.0
+) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     meter = CpuMeter()
+    # The open loop gets more connections: a request waiting for a free one would be queued in the client.
+    connections = args.concurrency * 4 if rate > 0 else args.concurrency
     result: LoadResult = run_load(
-        kind, f"{url}/predict", bodies, args.concurrency, args.duration, args.warmup, meter.window
+        kind, f"{url}/predict", bodies, connections, args.duration, args.warmup, meter.window, rate
     )
-    row = {"variant": variant, **result.to_dict(), "loadavg_1m_before": load_before}
+    loop = f"open {rate:g}/s" if rate > 0 else "closed"
+    row = {"variant": variant, "loop": loop, **result.to_dict(), "loadavg_1m_before": load_before}
     row["loadavg_1m_after"] = os.getloadavg()[0]
     n = max(result.requests, 1)
     row["cpu_ms_per_request"] = {k: round(v * 1000.0 / n, 3) for k, v in sorted(meter.used.items()) if v > 0}
     row["cpu_ms_per_request"]["load generator"] = round(result.loadgen_cpu_s * 1000.0 / n, 3)
     row["server_cpu_ms_per_request"] = round(sum(meter.used.values()) * 1000.0 / n, 3)
     print(
-        f"  ({variant}) {VARIANTS[variant]:<26} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
+        f"  ({variant}) {VARIANTS[variant]:<26} {loop:>13} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  "
         f"p99 {result.p99_ms:6.2f} ms  errors {result.errors}  server CPU {row['server_cpu_ms_per_request']:.2f} "
         f"ms/req  (load avg {load_before:.1f})",
         flush=True,
@@ -296,6 +301,8 @@ def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies:
             rows.append(_measure("a", bare, args, bodies, kind))
         elif variant == "b":
             rows.append(_measure("b", dl, args, bodies, kind))
+            if args.open_rate > 0:
+                rows.append(_measure("b", dl, args, bodies, "httpx", args.open_rate))
         elif variant == "c":
             huge = {"min_requests_per_step": 10_000_000, "min_seconds_per_step": 1e7}
             _start_rollout(
@@ -314,6 +321,8 @@ def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies:
             }
             _start_rollout(dl, spec)
             row = _measure("d", dl, args, bodies, kind)
+            if args.open_rate > 0:
+                rows.append(_measure("d", dl, args, bodies, "httpx", args.open_rate))
             counts = _stop_rollout(dl)
             # Shadow calls per served request: below 1.0 means calls were skipped at shadow_max_in_flight.
             row["shadow_per_request"] = counts["candidate"] / counts["champion"] if counts["champion"] else None
@@ -321,15 +330,15 @@ def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies:
     return rows
 
 
-def _median(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
-    mine = [r for r in rows if r["variant"] == variant]
+def _median(rows: list[dict[str, Any]], variant: str, loop: str = "closed") -> dict[str, Any] | None:
+    mine = [r for r in rows if r["variant"] == variant and r["loop"] == loop]
     if not mine:
         return None
     keys = ("rps", "p50_ms", "p99_ms", "mean_ms", "errors", "server_cpu_ms_per_request")
     parts = sorted({k for r in mine for k in r["cpu_ms_per_request"]})
     cpu = {k: statistics.median(r["cpu_ms_per_request"].get(k, 0.0) for r in mine) for k in parts}
     med = {k: statistics.median(r[k] for r in mine) for k in keys}
-    return {"variant": variant, **med, "cpu_ms_per_request": cpu, "runs": len(mine)}
+    return {"variant": variant, "loop": loop, **med, "cpu_ms_per_request": cpu, "runs": len(mine)}
 
 
 def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, float | None]:
@@ -400,6 +409,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     parser.add_argument(
+        "--open-rate",
+        type=float,
+        default=0.0,
+        help="also measure (b) and (d) open-loop at this many requests/s (httpx), below saturation",
+    )
+    parser.add_argument(
         "--serve-tuning",
         choices=("default", "throughput"),
         default="default",
@@ -452,7 +467,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     per_round = []
     for r in range(1, args.rounds + 1):
-        by = {row["variant"]: row for row in rows if row["round"] == r}
+        by = {row["variant"]: row for row in rows if row["round"] == r and row["loop"] == "closed"}
         per_round.append({"round": r, **_ratios(by)})
     medians = [m for v in args.variants if (m := _median(rows, v)) is not None]
     ratios = _ratios({m["variant"]: m for m in medians})
@@ -465,6 +480,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t, p = pr["throughput_b_over_a"], pr["p99_shadow_over_b"]
         print(f"round {pr['round']}: throughput (b)/(a) = {t and round(t, 2)}, p99 (d)/(b) = {p and round(p, 2)}")
     print(_verdict(ratios))
+    open_loop: dict[str, Any] = {}
+    if args.open_rate > 0:
+        loop = f"open {args.open_rate:g}/s"
+        opened = [m for v in ("b", "d") if (m := _median(rows, v, loop)) is not None]
+        open_loop = {"rate": args.open_rate, "medians": opened, "ratios": _ratios({m["variant"]: m for m in opened})}
+        print(f"\nopen loop at {args.open_rate:g} requests/s (httpx, latency from the scheduled send time):")
+        print(_table(opened))
+        p99 = open_loop["ratios"]["p99_shadow_over_b"]
+        if p99 is not None:
+            met = "met" if p99 <= SHADOW_P99_TARGET else "NOT met"
+            print(f"open-loop p99 (d)/(b) = {p99:.2f}x (target <= {SHADOW_P99_TARGET}: {met})")
     checks = [f"round {r['round']} {k} = {r[k]:.3f}" for r in rows for k in CHECKS if r.get(k) is not None]
     if checks:
         print("checks (canary: candidate share of served requests; shadow: shadow calls per request): ")
@@ -483,6 +509,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "medians": medians,
         "ratios": ratios,
         "ratios_per_round": per_round,
+        "open_loop": open_loop,
         "targets": {"throughput_b_over_a": THROUGHPUT_TARGET, "p99_shadow_over_b": SHADOW_P99_TARGET},
     }
     if args.out:

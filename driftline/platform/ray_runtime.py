@@ -21,4 +21,5 @@ def ensure_ray(cfg: DriftlineConfig, **extra: Any) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=cfg.ray.num_cpus, **kwargs)
+        # "local" always starts a fresh instance; a bare ray.init() would join any `ray start` cluster it finds.
+        ray.init(address="local", num_cpus=cfg.ray.num_cpus, **kwargs)
