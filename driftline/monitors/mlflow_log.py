@@ -55,11 +55,12 @@ def log_report(report: dict[str, Any], cfg: DriftlineConfig, write_files: Callab
     from mlflow.exceptions import MlflowException
 
     try:
-        cfg.workdir_path.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(cfg.tracking_uri)
-        mlflow.set_experiment(cfg.mlflow.experiment)
+        from driftline.platform.registry import ModelRegistry
+
+        # The registry adapter creates the experiment with its artifacts under the work folder (not ./mlruns).
+        experiment_id = ModelRegistry(cfg).experiment_id()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        with mlflow.start_run(run_name=f"drift-{stamp}") as run:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift-{stamp}") as run:
             report["mlflow"] = {"run_id": run.info.run_id, "experiment": cfg.mlflow.experiment}
             folder = write_files(report)
             mlflow.log_metrics(report_metrics(report))
