@@ -19,6 +19,16 @@ closed-loop, single-row requests, from a separate process (``wrk`` when installe
 see ``_loadgen.py``). ``--rounds N`` repeats a, b, c, d in turn N times (the machine may be shared: interleaving
 spreads the noise over all variants); ratios are given per round and for the per-variant medians.
 Targets: throughput (b)/(a) >= 0.85; shadow p99 / champion-only p99 <= 1.1.
+
+Beside wall-clock figures, each measurement records the CPU seconds every process of this run's Ray cluster used
+in the window (proxy, each replica, Ray's daemons), per request: it shows where the time goes, and it moves far
+less than throughput when neighbours load the machine. ``--open-load F`` adds an open-loop measurement of (b) and
+(d) at F times the closed-loop throughput (b) reached in the same round (F < 1: below saturation, so shadow's
+cost shows as latency rather than as lost throughput; relative, so it follows the machine's current speed);
+``--serve-tuning throughput`` sets Ray Serve's small-request knobs (``SERVE_TUNING``) for all apps.
+Checks printed with the results: the canary's observed candidate share and the shadow calls per served request.
+
+    python benchmarks/serve_overhead.py --rounds 2 --open-load 0.5 --serve-tuning throughput --out results.json
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` type of the bare app's handler.
@@ -50,6 +60,7 @@ VARIANTS = {
     "b": "driftline champion-only",
     "c": "driftline canary 20%",
     "d": "driftline shadow 100%",
+    "p": "driftline champion-only, patched",
 }
 # Ray Serve's own knobs for small, fast requests (a subset of what RAY_SERVE_THROUGHPUT_OPTIMIZED=1 turns on;
 # direct ingress is left out because it replaces the proxy and binds fixed ports). They apply to every
@@ -102,6 +113,50 @@ def _bare_deployment() -> Any:
             return JSONResponse(body)
 
     return serve.deployment(Bare, name="bare", num_replicas=1, ray_actor_options={"num_cpus": 0.1})
+
+
+def _patched_app(cfg: Any, pythonpath: str) -> Any:
+    """(p): ``build_app``'s graph, every replica importing driftline from ``pythonpath`` (a patched copy).
+
+    Lets a hot-path change be measured against the current code in the same run. Mirrors ``build_app``
+    (only ``runtime_env`` is added); keep the two in step.
+    """
+    from ray import serve
+
+    from driftline.serve_apps.controller import Controller
+    from driftline.serve_apps.log_writer import LogWriter
+    from driftline.serve_apps.model_deployment import ModelReplica
+    from driftline.serve_apps.router import Router
+
+    env = {"env_vars": {"PYTHONPATH": pythonpath}}
+    config, model = cfg.model_dump(mode="json"), cfg.serve.model
+
+    def deployment(cls: Any, name: str, cpus: float, **options: Any) -> Any:
+        actor = {"num_cpus": cpus, "runtime_env": env}
+        return serve.deployment(cls, name=name, ray_actor_options=actor, **options)
+
+    slots = [
+        deployment(
+            ModelReplica,
+            f"slot_{n}",
+            model.num_cpus,
+            num_replicas=model.num_replicas,
+            max_ongoing_requests=model.max_ongoing_requests,
+        ).bind(config, n, cfg.serve.poll_seconds)
+        for n in ("a", "b")
+    ]
+    writer = deployment(LogWriter, "log_writer", 0, num_replicas=1).bind(
+        str(cfg.workdir_path / "logs"), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
+    )
+    controller = deployment(Controller, "controller", 0, num_replicas=1).bind(config)
+    router = deployment(
+        Router,
+        "router",
+        cfg.serve.router.num_cpus,
+        num_replicas=cfg.serve.router.num_replicas,
+        max_ongoing_requests=cfg.serve.router.max_ongoing_requests,
+    )
+    return router.bind(*slots, writer, controller, config)
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -278,8 +333,8 @@ def _measure(
     result: LoadResult = run_load(
         kind, f"{url}/predict", bodies, connections, args.duration, args.warmup, meter.window, rate
     )
-    loop = f"open {rate:g}/s" if rate > 0 else "closed"
-    row = {"variant": variant, "loop": loop, **result.to_dict(), "loadavg_1m_before": load_before}
+    loop = "open" if rate > 0 else "closed"
+    row = {"variant": variant, "loop": loop, "rate": rate, **result.to_dict(), "loadavg_1m_before": load_before}
     row["loadavg_1m_after"] = os.getloadavg()[0]
     n = max(result.requests, 1)
     row["cpu_ms_per_request"] = {k: round(v * 1000.0 / n, 3) for k, v in sorted(meter.used.items()) if v > 0}
@@ -296,13 +351,17 @@ def _measure(
 
 def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies: list[str], kind: str) -> list[dict]:
     rows = []
+    open_rate = 0.0  # set from (b)'s closed-loop throughput in this round
     for variant in args.variants:
         if variant == "a":
             rows.append(_measure("a", bare, args, bodies, kind))
+        elif variant == "p":
+            rows.append(_measure("p", dl.replace("/dl", "/dlp"), args, bodies, kind))
         elif variant == "b":
             rows.append(_measure("b", dl, args, bodies, kind))
-            if args.open_rate > 0:
-                rows.append(_measure("b", dl, args, bodies, "httpx", args.open_rate))
+            if args.open_load > 0:
+                open_rate = round(args.open_load * rows[-1]["rps"], 1)
+                rows.append(_measure("b", dl, args, bodies, "httpx", open_rate))
         elif variant == "c":
             huge = {"min_requests_per_step": 10_000_000, "min_seconds_per_step": 1e7}
             _start_rollout(
@@ -321,8 +380,8 @@ def _round(bare: str, dl: str, candidate: str, args: argparse.Namespace, bodies:
             }
             _start_rollout(dl, spec)
             row = _measure("d", dl, args, bodies, kind)
-            if args.open_rate > 0:
-                rows.append(_measure("d", dl, args, bodies, "httpx", args.open_rate))
+            if open_rate > 0:
+                rows.append(_measure("d", dl, args, bodies, "httpx", open_rate))
             counts = _stop_rollout(dl)
             # Shadow calls per served request: below 1.0 means calls were skipped at shadow_max_in_flight.
             row["shadow_per_request"] = counts["candidate"] / counts["champion"] if counts["champion"] else None
@@ -342,8 +401,12 @@ def _median(rows: list[dict[str, Any]], variant: str, loop: str = "closed") -> d
 
 
 def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    a, b, d = by.get("a"), by.get("b"), by.get("d")
+    a, b, d, p = by.get("a"), by.get("b"), by.get("d"), by.get("p")
+    patched = {"throughput_p_over_a": p["rps"] / a["rps"] if a and p else None} if p else {}
+    if p and b:
+        patched["server_cpu_p_over_b"] = p["server_cpu_ms_per_request"] / b["server_cpu_ms_per_request"]
     return {
+        **patched,
         "throughput_b_over_a": b["rps"] / a["rps"] if a and b else None,
         "p99_shadow_over_b": d["p99_ms"] / b["p99_ms"] if b and d else None,
         # What (b)/(a) throughput would be with the 2 cores saturated by these processes alone.
@@ -409,10 +472,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     parser.add_argument(
-        "--open-rate",
+        "--open-load",
         type=float,
         default=0.0,
-        help="also measure (b) and (d) open-loop at this many requests/s (httpx), below saturation",
+        help="also measure (b) and (d) open-loop (httpx) at this fraction of (b)'s closed-loop throughput, e.g. 0.5",
+    )
+    parser.add_argument(
+        "--patched-code",
+        default=None,
+        help="a folder holding a modified copy of the driftline package: adds variant (p), champion-only on that "
+        "code, measured after (b) in every round (run from a folder without a driftline/ inside, e.g. /tmp)",
     )
     parser.add_argument(
         "--serve-tuning",
@@ -423,7 +492,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.serve_tuning == "throughput":
         os.environ.update(SERVE_TUNING)  # before ray.init: Ray's worker processes inherit the environment
-    args.variants = [v for v in args.variants if v in VARIANTS]
+    args.variants = [v for v in args.variants if v in VARIANTS and v != "p"]
+    if args.patched_code:
+        if (Path.cwd() / "driftline").is_dir():
+            # Ray puts the driver's working folder first on every worker's sys.path: it would shadow the copy.
+            raise SystemExit("--patched-code: run from a folder without driftline/ in it (e.g. cd /tmp)")
+        at = args.variants.index("b") + 1 if "b" in args.variants else len(args.variants)
+        args.variants.insert(at, "p")
     kind = available(args.loadgen)
 
     import ray
@@ -445,9 +520,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(_bare_deployment().bind(cfg.model_dump(mode="json")), name="bare", route_prefix="/bare")
         serve.run(build_app(cfg), name="driftline", route_prefix="/dl")
+        if args.patched_code:
+            patched_cfg = cfg.with_overrides(
+                **{"workdir": str(workdir / "patched"), "mlflow.tracking_uri": cfg.tracking_uri}
+            )
+            (workdir / "patched").mkdir()
+            app = _patched_app(patched_cfg, str(Path(args.patched_code).resolve()))
+            serve.run(app, name="driftline-patched", route_prefix="/dlp")
         bare, dl = f"http://127.0.0.1:{port}/bare", f"http://127.0.0.1:{port}/dl"
         bodies = _bodies(cfg)
         _check_same_model(bare, dl, bodies)
+        if args.patched_code:
+            _check_same_model(bare, dl.replace("/dl", "/dlp"), bodies)
         print(
             f"setup done in {time.perf_counter() - started:.0f} s: champion v{champion.version.version}, "
             f"candidate v{candidate}; load: {kind}, concurrency {args.concurrency}, {args.warmup:g} s warm-up + "
@@ -481,11 +565,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"round {pr['round']}: throughput (b)/(a) = {t and round(t, 2)}, p99 (d)/(b) = {p and round(p, 2)}")
     print(_verdict(ratios))
     open_loop: dict[str, Any] = {}
-    if args.open_rate > 0:
-        loop = f"open {args.open_rate:g}/s"
-        opened = [m for v in ("b", "d") if (m := _median(rows, v, loop)) is not None]
-        open_loop = {"rate": args.open_rate, "medians": opened, "ratios": _ratios({m["variant"]: m for m in opened})}
-        print(f"\nopen loop at {args.open_rate:g} requests/s (httpx, latency from the scheduled send time):")
+    if args.open_load > 0:
+        opened = [m for v in ("b", "d") if (m := _median(rows, v, "open")) is not None]
+        rates = sorted({r["rate"] for r in rows if r["loop"] == "open"})
+        open_loop = {"load": args.open_load, "rates": rates, "medians": opened}
+        open_loop["ratios"] = _ratios({m["variant"]: m for m in opened})
+        print(
+            f"\nopen loop at {args.open_load:g} x (b)'s closed-loop throughput ({', '.join(f'{r:g}' for r in rates)} "
+            "requests/s; httpx, latency from each request's scheduled send time):"
+        )
         print(_table(opened))
         p99 = open_loop["ratios"]["p99_shadow_over_b"]
         if p99 is not None:

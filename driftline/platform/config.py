@@ -57,7 +57,8 @@ class RayConfig(_Section):
 
 class MlflowConfig(_Section):
     tracking_uri: str | None = Field(
-        default=None, description="MLflow tracking URI; null means sqlite:///<workdir>/mlflow.db."
+        default=None,
+        description="MLflow tracking URI; null means $MLFLOW_TRACKING_URI, else sqlite:///<workdir>/mlflow.db.",
     )
     registry_uri: str | None = Field(default=None, description="Model registry URI; null means the tracking URI.")
     experiment: str = Field(default="driftline", min_length=1, description="MLflow experiment for driftline runs.")
@@ -143,7 +144,8 @@ class DriftlineConfig(_Section):
 
     @property
     def tracking_uri(self) -> str:
-        return self.mlflow.tracking_uri or f"sqlite:///{self.workdir_path / 'mlflow.db'}"
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        return self.mlflow.tracking_uri or env or f"sqlite:///{self.workdir_path / 'mlflow.db'}"
 
     @property
     def registry_uri(self) -> str:

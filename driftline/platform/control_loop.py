@@ -53,7 +53,10 @@ class ControlLoopConfig(BaseModel):
         ge=0,
         description="Rows younger than this wait for the next window, so log flushes and their labels can land.",
     )
-    retrain_window_rows: int = Field(default=1_500, ge=10, description="Newest labelled rows a retrain learns from.")
+    retrain_window_rows: int = Field(default=1_500, ge=10, description="Most labelled rows a retrain learns from.")
+    min_retrain_rows: int = Field(
+        default=300, ge=10, description="Fewest: the triggering window is widened back in time to reach this."
+    )
     reweight_margin: float = Field(default=0.0, ge=0, description="A re-weighted candidate may lose at most this.")
     policy_file: Path | None = Field(default=None, description="configs/policy.yaml-shaped file; null: defaults.")
     retrain_file: Path | None = Field(default=None, description="configs/retrain.yaml-shaped file; null: defaults.")
@@ -206,7 +209,7 @@ class ControlLoop:
         result.action, result.reason = decision.kind.value, decision.reason
         candidate = None
         if decision.kind in (DecisionKind.RETRAIN, DecisionKind.UPDATE):
-            candidate = self._retrain(decision.reason, result)
+            candidate = self._retrain(decision.reason, result, since=state_since)
         elif decision.kind is DecisionKind.REWEIGHT:
             candidate = self._reweight(report, result, since=state_since)
         state["policy"] = policy.after(decision, now)
@@ -273,7 +276,7 @@ class ControlLoop:
         joined = served.merge(labels.drop_duplicates(["request_id", "row"]), on=["request_id", "row"])
         return joined.sort_values("timestamp").reset_index(drop=True)
 
-    def _retrain(self, reason: str, result: TickResult) -> str | None:
+    def _retrain(self, reason: str, result: TickResult, since: float | None) -> str | None:
         from driftline.train_jobs.retrain import RetrainStatus, run_retrain
         from driftline.train_jobs.retrain_config import RetrainConfig
 
@@ -286,9 +289,12 @@ class ControlLoop:
         if rows.empty:
             self._event(result, "retrain_skipped", "no labelled rows in the logs yet")
             return None
-        schema_label = self._label_column()
-        rows = rows.rename(columns={"label": schema_label})
-        window = rows.tail(self.loop_cfg.retrain_window_rows)
+        rows = rows.rename(columns={"label": self._label_column()})
+        # Learn from the window that triggered (after a change, older rows teach the old concept), widened back
+        # in time only as far as needed to reach the retrain's minimum of labelled rows.
+        recent = rows if since is None else rows[rows["timestamp"] >= pd.Timestamp(since, unit="s", tz="UTC")]
+        size = min(self.loop_cfg.retrain_window_rows, max(len(recent), self.loop_cfg.min_retrain_rows))
+        window = rows.tail(size)
         older = rows.iloc[: max(0, len(rows) - len(window))]
         self._event(result, "retrain_started", f"retrain on {len(window)} labelled rows: {reason}")
         outcome = run_retrain(

@@ -1,6 +1,6 @@
 """Train the first champion on Ray Train, register it in MLflow with its reference profile, alias it ``champion``.
 
-python -m driftline.train_jobs.champion [--config FILE]      # same as `driftline train`
+driftline train [--config FILE]      # also: python -m driftline train [--config FILE]
 """
 
 from __future__ import annotations
