@@ -24,11 +24,13 @@ Beside wall-clock figures, each measurement records the CPU seconds every proces
 in the window (proxy, each replica, Ray's daemons), per request: it shows where the time goes, and it moves far
 less than throughput when neighbours load the machine. ``--open-load F`` adds an open-loop measurement of (b) and
 (d) at F times the closed-loop throughput (b) reached in the same round (F < 1: below saturation, so shadow's
-cost shows as latency rather than as lost throughput; relative, so it follows the machine's current speed);
-``--serve-tuning throughput`` sets Ray Serve's small-request knobs (``SERVE_TUNING``) for all apps.
+cost shows as latency rather than as lost throughput; relative, so it follows the machine's current speed).
+``--patched-code DIR`` adds (p): the driftline app again, its replicas importing a modified copy of the package
+from DIR, so a hot-path change is measured against the current code in the same run.
 Checks printed with the results: the canary's observed candidate share and the shadow calls per served request.
 
-    python benchmarks/serve_overhead.py --rounds 2 --open-load 0.5 --serve-tuning throughput --out results.json
+    python benchmarks/serve_overhead.py --rounds 2 --open-load 0.5 --out results.json
+    cd /tmp && python /path/to/benchmarks/serve_overhead.py --variants abd --patched-code /tmp/copy --rounds 2
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real `Request` type of the bare app's handler.
@@ -61,15 +63,6 @@ VARIANTS = {
     "c": "driftline canary 20%",
     "d": "driftline shadow 100%",
     "p": "driftline champion-only, patched",
-}
-# Ray Serve's own knobs for small, fast requests (a subset of what RAY_SERVE_THROUGHPUT_OPTIMIZED=1 turns on;
-# direct ingress is left out because it replaces the proxy and binds fixed ports). They apply to every
-# deployment of the run, the bare app's too, so the comparison stays like for like.
-SERVE_TUNING = {
-    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",  # no cross-thread hop per request inside a replica
-    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",  # handle routing on the caller's loop
-    "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000",  # buffer the per-request access log
-    "RAY_SERVE_LOG_TO_STDERR": "0",
 }
 THROUGHPUT_TARGET = 0.85
 SHADOW_P99_TARGET = 1.1
@@ -483,15 +476,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="a folder holding a modified copy of the driftline package: adds variant (p), champion-only on that "
         "code, measured after (b) in every round (run from a folder without a driftline/ inside, e.g. /tmp)",
     )
-    parser.add_argument(
-        "--serve-tuning",
-        choices=("default", "throughput"),
-        default="default",
-        help="'throughput' sets SERVE_TUNING's Ray Serve environment variables for the whole run",
-    )
     args = parser.parse_args(argv)
-    if args.serve_tuning == "throughput":
-        os.environ.update(SERVE_TUNING)  # before ray.init: Ray's worker processes inherit the environment
     args.variants = [v for v in args.variants if v in VARIANTS and v != "p"]
     if args.patched_code:
         if (Path.cwd() / "driftline").is_dir():
@@ -535,7 +520,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"setup done in {time.perf_counter() - started:.0f} s: champion v{champion.version.version}, "
             f"candidate v{candidate}; load: {kind}, concurrency {args.concurrency}, {args.warmup:g} s warm-up + "
-            f"{args.duration:g} s per variant, {args.rounds} round(s), Serve tuning: {args.serve_tuning}",
+            f"{args.duration:g} s per variant, {args.rounds} round(s)",
             flush=True,
         )
         rows: list[dict[str, Any]] = []
@@ -590,7 +575,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "rounds": args.rounds,
             "loadgen": kind,
-            "serve_tuning": SERVE_TUNING if args.serve_tuning == "throughput" else {},
             "cpus": os.cpu_count(),
         },
         "runs": rows,

@@ -129,6 +129,16 @@ def _policy_from_json(data: dict[str, Any]) -> PolicyState:
     return PolicyState(**values)
 
 
+def _rows_since_change(errors: Any) -> int:
+    """How many of the newest rows share one error rate, by ADWIN (Bifet & Gavalda 2007) over the error stream."""
+    from driftline.monitors.detectors import ADWIN
+
+    detector = ADWIN()
+    for error in errors:
+        detector.update(float(error))
+    return int(detector.width)
+
+
 class ControlLoop:
     """Holds the adapters; all state lives on disk between ticks."""
 
@@ -289,12 +299,13 @@ class ControlLoop:
         if rows.empty:
             self._event(result, "retrain_skipped", "no labelled rows in the logs yet")
             return None
+        stable = _rows_since_change((rows["prediction"] != rows["label"]).to_numpy())
         rows = rows.rename(columns={"label": self._label_column()})
-        # Learn from the window that triggered (after a change, older rows teach the old concept), widened back
-        # in time only as far as needed to reach the retrain's minimum of labelled rows.
+        # Learn from the rows since the change (older rows teach the old concept): ADWIN over the served error
+        # stream keeps the longest recent stretch with one error rate; widen it only to the retrain's minimum.
         recent = rows if since is None else rows[rows["timestamp"] >= pd.Timestamp(since, unit="s", tz="UTC")]
-        size = min(self.loop_cfg.retrain_window_rows, max(len(recent), self.loop_cfg.min_retrain_rows))
-        window = rows.tail(size)
+        size = max(min(stable, len(recent)), self.loop_cfg.min_retrain_rows)
+        window = rows.tail(min(size, self.loop_cfg.retrain_window_rows))
         older = rows.iloc[: max(0, len(rows) - len(window))]
         self._event(result, "retrain_started", f"retrain on {len(window)} labelled rows: {reason}")
         outcome = run_retrain(

@@ -172,6 +172,7 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
             min_window_rows=300,
             settle_seconds=1.0,
             retrain_window_rows=800,
+            min_retrain_rows=200,
             rollout=DEMO_ROLLOUT,
             policy_file=REPO_ROOT / "configs" / "demo" / "policy.yaml",
             retrain_file=REPO_ROOT / "configs" / "demo" / "retrain.yaml",

@@ -211,6 +211,33 @@ def test_ab_split_matches_weight_and_users_keep_their_variant(rcfg, champion, ap
     assert again == first[::5]
 
 
+def test_a_restarted_app_resumes_the_rollout_where_it_was(rcfg, champion, app_url, rows) -> None:
+    from ray import serve
+
+    from driftline.serve_apps.app import build_app
+
+    candidate = _register(rcfg, champion, {}, epochs=1)
+    spec = {
+        "mode": "canary",
+        "candidate_version": candidate,
+        "canary": {"steps": [0.3, 1.0], "min_requests_per_step": 100_000, "min_seconds_per_step": 3600},
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    before = httpx.get(f"{app_url}/rollout").json()
+    serve.delete("rollout")  # router, controller, slots and log writer all go away
+    serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
+    after = httpx.get(f"{app_url}/rollout").json()
+    assert after["rollout"]["phase"] == "CANARY" and after["rollout"]["rollout_id"] == before["rollout"]["rollout_id"]
+    assert after["serving"] == before["serving"]
+    _wait_candidate_loaded(app_url, candidate)
+    variants = {
+        httpx.post(f"{app_url}/predict", json={"instances": [r]}, headers={"X-User-Id": f"r{i}"}).headers["X-Variant"]
+        for i, r in enumerate(rows[:60])
+    }
+    assert variants == {"champion", "candidate"}
+    assert httpx.post(f"{app_url}/rollout/abort", headers=AUTH).json()["rollout"]["phase"] == "ROLLED_BACK"
+
+
 def test_healthy_canary_is_promoted_through_all_steps_under_load(rcfg, champion, app_url, rows) -> None:
     candidate = _register(rcfg, champion, {}, epochs=2)
     spec = {

@@ -65,3 +65,14 @@ def test_a_failing_step_is_recorded_and_the_loop_survives(tmp_path: Path) -> Non
     assert result.action == "error" and "unreachable" in result.reason
     assert loop.timeline.read()[-1]["kind"] == "error"
     assert loop.tick(NOW).action == "error"  # and it keeps ticking
+
+
+def test_retrain_window_starts_near_the_change_found_by_adwin() -> None:
+    import numpy as np
+
+    from driftline.platform.control_loop import _rows_since_change
+
+    rng = np.random.default_rng(0)
+    errors = np.r_[rng.random(3000) < 0.18, rng.random(400) < 0.55]
+    assert 400 <= _rows_since_change(errors) <= 520  # the new regime plus ADWIN's detection delay
+    assert _rows_since_change(rng.random(3000) < 0.18) > 2500  # no change: (nearly) everything is one regime
