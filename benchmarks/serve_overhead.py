@@ -496,8 +496,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = _config(workdir)
     started = time.perf_counter()
     # address="local": always a fresh cluster of our own, never one another process on this machine started
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         print(f"setup: training the champion in {workdir} ...", flush=True)
         champion = train_champion(cfg)
         candidate = _register_candidate(cfg)
@@ -529,8 +529,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for row in _round(bare, dl, candidate, args, bodies, kind):
                 rows.append({**row, "round": r + 1})
     finally:
-        serve.shutdown()
-        ray.shutdown()
+        if ray.is_initialized():
+            serve.shutdown()
+            ray.shutdown()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 

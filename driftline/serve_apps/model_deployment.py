@@ -116,8 +116,10 @@ class ModelReplica:
             "load_error": self._load_error,
         }
 
-    def predict(self, frame: pd.DataFrame, expected_version: str | None = None) -> Prediction:
+    def predict(self, frame: pd.DataFrame | list[dict[str, Any]], expected_version: str | None = None) -> Prediction:
         model = self._current(expected_version)
+        if isinstance(frame, list):  # the router sends validated rows: far cheaper to ship than a DataFrame
+            frame = pd.DataFrame.from_records(frame, columns=list(model.bundle.preprocessor.schema.feature_names))
         if model.fault_rate and self._random.random() < model.fault_rate:
             raise InjectedFault(f"Injected failure (version {model.version} has {FAULT_RATE_TAG}).")
         proba = model.bundle.predict_proba(frame, model.network)

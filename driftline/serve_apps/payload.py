@@ -19,7 +19,7 @@ import pandas as pd
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 from driftline.platform.errors import DataError
 
-__all__ = ["PayloadError", "parse_payload", "records_of"]
+__all__ = ["PayloadError", "parse_payload", "parse_records", "records_of"]
 
 
 class PayloadError(DataError):
@@ -77,6 +77,15 @@ def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
 
 def parse_payload(body: Any, schema: DatasetSchema, max_rows: int) -> pd.DataFrame:
     """Validate ``body`` against ``schema`` and return the features as a DataFrame in schema order."""
+    return pd.DataFrame.from_records(parse_records(body, schema, max_rows), columns=list(schema.feature_names))
+
+
+def parse_records(body: Any, schema: DatasetSchema, max_rows: int) -> list[dict[str, Any]]:
+    """Validate ``body`` against ``schema``; the rows as plain dicts of exactly the schema's features, in order.
+
+    The router's hot path uses this: building, pickling and unpickling a one-row DataFrame (and turning it back
+    into records for the log) costs about 1 ms of CPU per request; a list of dicts a few microseconds.
+    """
     rows = records_of(body)
     if not rows:
         raise PayloadError(422, "empty_batch", "The batch is empty; send at least one row.", "instances")
@@ -90,4 +99,7 @@ def parse_payload(body: Any, schema: DatasetSchema, max_rows: int) -> pd.DataFra
             if name not in row:
                 raise PayloadError(422, "missing_feature", f"Row {i} lacks feature '{name}'.", name, i)
             _check_value(kind, name, row[name], i)
-    return pd.DataFrame.from_records(rows, columns=[name for _, name in specs])
+    # Numbers as float: the prediction log then gets one column type whether a client sent 1 or 1.0.
+    return [
+        {name: float(row[name]) if kind is FeatureKind.NUMERIC else row[name] for kind, name in specs} for row in rows
+    ]

@@ -29,7 +29,7 @@ from driftline.serve_apps.controller import state_dir
 from driftline.serve_apps.feedback import parse_feedback
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
-from driftline.serve_apps.payload import PayloadError, parse_payload
+from driftline.serve_apps.payload import PayloadError, parse_records
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 from driftline.serve_apps.window import TrafficWindow
 
@@ -143,11 +143,11 @@ class Router:
         if not self._window.empty():
             self._controller.observe.remote(self._window.drain())
 
-    def _log(self, frame: Any, request_id: str, variant: str, role: str, result: Any, latency_s: float) -> None:
+    def _log(
+        self, rows: list[dict[str, Any]], request_id: str, variant: str, role: str, result: Any, latency_s: float
+    ) -> None:
         now = time.time()
-        for row, (features, pred, proba) in enumerate(
-            zip(frame.to_dict("records"), result.predictions, result.probabilities, strict=True)
-        ):
+        for row, (features, pred, proba) in enumerate(zip(rows, result.predictions, result.probabilities, strict=True)):
             self._records.append(
                 {
                     "request_id": request_id,
@@ -165,15 +165,15 @@ class Router:
             )
 
     # ------------------------------------------------------------------ prediction
-    async def _call(self, state: ServingState, variant: str, frame: Any) -> Any:
+    async def _call(self, state: ServingState, variant: str, rows: list[dict[str, Any]]) -> Any:
         slot = state.champion_slot if variant == "champion" else state.candidate_slot
         version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
-        return await self._slots[slot].predict.remote(frame, version)
+        return await self._slots[slot].predict.remote(rows, version)
 
-    async def _shadow(self, state: ServingState, frame: Any, request_id: str, served: Any) -> None:
+    async def _shadow(self, state: ServingState, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(self._call(state, "candidate", frame), self._shadow_timeout)
+            result = await asyncio.wait_for(self._call(state, "candidate", rows), self._shadow_timeout)
         except ModelNotReady:
             self._metrics.shadow_skipped()
             return
@@ -187,14 +187,14 @@ class Router:
         agreed = sum(a == b for a, b in zip(result.predictions, served.predictions, strict=True))
         self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
         self._metrics.observe("candidate", "shadow", latency)
-        self._log(frame, request_id, "candidate", "shadow", result, latency)
+        self._log(rows, request_id, "candidate", "shadow", result, latency)
 
-    def _start_shadow(self, state: ServingState, frame: Any, request_id: str, served: Any) -> None:
+    def _start_shadow(self, state: ServingState, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
         if self._shadow_in_flight >= self._shadow_limit:
             self._metrics.shadow_skipped()
             return
         self._shadow_in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._shadow(state, frame, request_id, served))
+        task = asyncio.get_running_loop().create_task(self._shadow(state, rows, request_id, served))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -203,7 +203,7 @@ class Router:
         request_id = _request_id(request)
         try:
             state = await self._state()
-            frame = parse_payload(await _json(request), await self._get_schema(state), self._max_rows)
+            rows = parse_records(await _json(request), await self._get_schema(state), self._max_rows)
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         traffic = state.traffic
@@ -214,7 +214,7 @@ class Router:
         started = time.perf_counter()
         headers: dict[str, str] = {}
         try:
-            result = await self._call(state, variant, frame)
+            result = await self._call(state, variant, rows)
         except Exception as exc:
             if variant == "champion":
                 self._window.record("champion", time.perf_counter() - started, error=True)
@@ -225,14 +225,14 @@ class Router:
                 self._metrics.observe("candidate", "served", time.perf_counter() - started, error=True)
             headers["X-Fallback"] = "candidate-unavailable"
             variant, started = "champion", time.perf_counter()
-            result = await self._call(state, "champion", frame)
+            result = await self._call(state, "champion", rows)
         latency = time.perf_counter() - started
         self._window.record(variant, latency)
         self._metrics.observe(variant, "served", latency)
-        self._log(frame, request_id, variant, "served", result, latency)
+        self._log(rows, request_id, variant, "served", result, latency)
         mirrored = traffic.mode is TrafficMode.SHADOW and traffic.candidate_version
         if mirrored and shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
-            self._start_shadow(state, frame, request_id, result)
+            self._start_shadow(state, rows, request_id, result)
         headers.update({"X-Model-Version": result.model_version, "X-Variant": variant})
         body = {
             "request_id": request_id,
