@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.driftline-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck unit integration demo bench clean
+.PHONY: install test lint typecheck unit integration demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

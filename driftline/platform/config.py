@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "ELEC2_PATH_ENV",
     "REPO_ROOT",
+    "TRACKING_URI_ENV",
     "WORKDIR_ENV",
     "DataConfig",
     "DataSource",
@@ -33,6 +34,7 @@ __all__ = [
 
 WORKDIR_ENV = "DRIFTLINE_WORKDIR"
 ELEC2_PATH_ENV = "DRIFTLINE_ELEC2_PATH"
+TRACKING_URI_ENV = "DRIFTLINE_MLFLOW_TRACKING_URI"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ELEC2_PATH = (REPO_ROOT / ".." / "shared" / "data" / "elec2" / "elec.csv").resolve()
 
@@ -58,7 +60,7 @@ class RayConfig(_Section):
 class MlflowConfig(_Section):
     tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking URI; null means $MLFLOW_TRACKING_URI, else sqlite:///<workdir>/mlflow.db.",
+        description=f"MLflow tracking URI; null means ${TRACKING_URI_ENV}, else sqlite:///<workdir>/mlflow.db.",
     )
     registry_uri: str | None = Field(default=None, description="Model registry URI; null means the tracking URI.")
     experiment: str = Field(default="driftline", min_length=1, description="MLflow experiment for driftline runs.")
@@ -144,7 +146,9 @@ class DriftlineConfig(_Section):
 
     @property
     def tracking_uri(self) -> str:
-        env = os.environ.get("MLFLOW_TRACKING_URI")
+        # Not MLFLOW_TRACKING_URI: mlflow.set_tracking_uri() rewrites that variable in-process whenever any URI is
+        # set, so it would leak one config's store into the next.
+        env = os.environ.get(TRACKING_URI_ENV)
         return self.mlflow.tracking_uri or env or f"sqlite:///{self.workdir_path / 'mlflow.db'}"
 
     @property

@@ -33,16 +33,17 @@ def test_local_yaml_equals_embedded_defaults() -> None:
 
 
 def test_embedded_defaults_point_mlflow_at_sqlite_in_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DRIFTLINE_MLFLOW_TRACKING_URI", raising=False)
     cfg = load_config(None, workdir=tmp_path)
     assert cfg.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert cfg.registry_uri == cfg.tracking_uri
 
 
-def test_mlflow_tracking_uri_env_is_used_when_the_config_leaves_it_unset(
+def test_tracking_uri_env_is_used_when_the_config_leaves_it_unset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://elsewhere:5000")  # MLflow rewrites this one: ignored
+    monkeypatch.setenv("DRIFTLINE_MLFLOW_TRACKING_URI", "http://mlflow:5000")
     assert load_config(None, workdir=tmp_path).tracking_uri == "http://mlflow:5000"
     explicit = _write(tmp_path, {"mlflow": {"tracking_uri": "sqlite:///x.db"}})
     assert load_config(explicit).tracking_uri == "sqlite:///x.db"
