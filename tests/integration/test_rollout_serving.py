@@ -23,8 +23,21 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def rcfg(cfg):
-    return cfg.with_overrides(**{"serve.admin_token": TOKEN, "serve.log_flush_seconds": 0.5, "serve.poll_seconds": 0.2})
+def rcfg(cfg, champion):
+    """Same MLflow store as the session's champion, but this module's own serving/rollout state and logs."""
+    rcfg = cfg.with_overrides(
+        **{
+            "workdir": str(cfg.workdir_path / "rollout-tests"),
+            "mlflow.tracking_uri": cfg.tracking_uri,
+            "serve.admin_token": TOKEN,
+            "serve.log_flush_seconds": 0.5,
+            "serve.poll_seconds": 0.2,
+        }
+    )
+    yield rcfg
+    registry = ModelRegistry(rcfg)  # promotions here moved the alias: give later modules their champion back
+    registry.set_alias(CHAMPION, champion.version.version)
+    registry.delete_alias("candidate")
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +229,17 @@ def test_a_restarted_app_resumes_the_rollout_where_it_was(rcfg, champion, app_ur
 
     from driftline.serve_apps.app import build_app
 
+    def routing(status: dict) -> tuple:
+        traffic = status["serving"]["traffic"]  # the revision moves with every saved tick; the routing must not
+        return (
+            traffic["champion_version"],
+            traffic["candidate_version"],
+            traffic["mode"],
+            traffic["candidate_weight"],
+            traffic["salt"],
+            status["serving"]["slots"],
+        )
+
     candidate = _register(rcfg, champion, {}, epochs=1)
     spec = {
         "mode": "canary",
@@ -223,19 +247,25 @@ def test_a_restarted_app_resumes_the_rollout_where_it_was(rcfg, champion, app_ur
         "canary": {"steps": [0.3, 1.0], "min_requests_per_step": 100_000, "min_seconds_per_step": 3600},
     }
     assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
-    before = httpx.get(f"{app_url}/rollout").json()
-    serve.delete("rollout")  # router, controller, slots and log writer all go away
-    serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
-    after = httpx.get(f"{app_url}/rollout").json()
-    assert after["rollout"]["phase"] == "CANARY" and after["rollout"]["rollout_id"] == before["rollout"]["rollout_id"]
-    assert after["serving"] == before["serving"]
-    _wait_candidate_loaded(app_url, candidate)
-    variants = {
-        httpx.post(f"{app_url}/predict", json={"instances": [r]}, headers={"X-User-Id": f"r{i}"}).headers["X-Variant"]
-        for i, r in enumerate(rows[:60])
-    }
-    assert variants == {"champion", "candidate"}
-    assert httpx.post(f"{app_url}/rollout/abort", headers=AUTH).json()["rollout"]["phase"] == "ROLLED_BACK"
+    try:
+        before = httpx.get(f"{app_url}/rollout").json()
+        serve.delete("rollout")  # router, controller, slots and log writer all go away
+        serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
+        after = httpx.get(f"{app_url}/rollout").json()
+        assert after["rollout"]["phase"] == "CANARY"
+        assert after["rollout"]["rollout_id"] == before["rollout"]["rollout_id"]
+        assert routing(after) == routing(before)
+        _wait_candidate_loaded(app_url, candidate)
+        variants = {
+            httpx.post(f"{app_url}/predict", json={"instances": [r]}, headers={"X-User-Id": f"r{i}"}).headers[
+                "X-Variant"
+            ]
+            for i, r in enumerate(rows[:60])
+        }
+        assert variants == {"champion", "candidate"}
+    finally:  # never leave a rollout running for the next test
+        httpx.post(f"{app_url}/rollout/abort", headers=AUTH)
+    assert httpx.get(f"{app_url}/rollout").json()["rollout"]["phase"] == "ROLLED_BACK"
 
 
 def test_healthy_canary_is_promoted_through_all_steps_under_load(rcfg, champion, app_url, rows) -> None:
