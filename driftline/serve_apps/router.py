@@ -136,10 +136,12 @@ class Router:
             await asyncio.sleep(self._poll)
             await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self, wait: bool = False) -> None:
         if self._records:
             records, self._records = self._records, []
-            self._writer.append.remote(records)
+            appended = self._writer.append.remote(records)
+            if wait:  # calls to one replica may run concurrently: make sure these are indexed before we go on
+                await appended
         if not self._window.empty():
             self._controller.observe.remote(self._window.drain())
 
@@ -252,7 +254,7 @@ class Router:
             items, single = parse_feedback(body, (await self._get_schema(state)).classes)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
-        await self._flush()  # our own buffered predictions must be in the writer's index before we join labels
+        await self._flush(wait=True)  # our buffered predictions must be in the writer's index before labels join
         outcomes = await self._writer.feedback.remote(items, time.time())
         for outcome in outcomes:
             for scored in outcome.get("scored", ()):
