@@ -27,18 +27,8 @@ from driftline.platform.timeline import Timeline
 __all__ = ["ControlLoop", "ControlLoopConfig", "HttpRolloutClient", "RolloutClient", "TickResult"]
 
 _TERMINAL = {"PROMOTED", "ROLLED_BACK"}
-_DEFAULT_ROLLOUT: dict[str, Any] = {
-    "mode": "shadow",
-    "shadow": {"fraction": 1.0, "min_requests": 200, "max_error_rate": 0.01, "max_p99_ratio": 3.0, "then_canary": True},
-    "canary": {
-        "steps": [0.25, 0.5, 1.0],
-        "min_requests_per_step": 100,
-        "min_seconds_per_step": 2.0,
-        "max_p99_latency_ratio": 3.0,
-        "min_labelled": 100,
-        "max_failed_checks": 1,
-    },
-}
+# Shadow, then a canary ramp, with RolloutSpec's documented defaults (see README "Safe rollout").
+_DEFAULT_ROLLOUT: dict[str, Any] = {"mode": "shadow", "shadow": {"then_canary": True}}
 
 
 class ControlLoopConfig(BaseModel):

@@ -76,3 +76,13 @@ def test_retrain_window_starts_near_the_change_found_by_adwin() -> None:
     errors = np.r_[rng.random(3000) < 0.18, rng.random(400) < 0.55]
     assert 400 <= _rows_since_change(errors) <= 520  # the new regime plus ADWIN's detection delay
     assert _rows_since_change(rng.random(3000) < 0.18) > 2500  # no change: (nearly) everything is one regime
+
+
+def test_example_loop_config_loads_and_declares_a_valid_rollout() -> None:
+    from driftline.platform.config_loader import load_yaml_model
+    from driftline.platform.rollout_spec import RolloutSpec
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_yaml_model(repo / "configs" / "loop.yaml", ControlLoopConfig)
+    spec = RolloutSpec.model_validate({**cfg.rollout, "candidate_version": "7"})
+    assert spec.shadow is not None and spec.shadow.then_canary and spec.canary is not None
