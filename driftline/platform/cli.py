@@ -19,6 +19,7 @@ from rich.table import Table
 from driftline.platform.config import DriftlineConfig
 from driftline.platform.config_loader import load_config
 from driftline.platform.errors import DriftlineError
+from driftline.platform.net import free_port
 
 __all__ = ["app", "main"]
 
@@ -72,7 +73,7 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with console.status("starting Ray Serve"):
-        url = deploy(cfg, port=_free_port() if port == 0 else port)
+        url = deploy(cfg, port=free_port() if port == 0 else port)
     console.print(f"[green]serving[/] {url}/predict  (docs: {url}/docs); Ctrl-C to stop")
     try:
         stop.wait()
@@ -255,14 +256,6 @@ def _register_part_commands() -> None:
 
 
 _register_part_commands()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from rich.table import Table
 from driftline.datasets import generate_stream, load_stream
 from driftline.platform.config import REPO_ROOT, DataSource, DriftlineConfig
 from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, HttpRolloutClient
+from driftline.platform.net import free_port
 
 __all__ = ["DemoOutcome", "run_demo"]
 
@@ -54,12 +54,6 @@ class DemoOutcome:
     notes: list[str] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
     report_path: Path | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def demo_config(cfg: DriftlineConfig, scenario: str) -> DriftlineConfig:
@@ -165,7 +159,7 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
             f"[green]✓[/] champion v{champion.version.version}: validation accuracy {champion.val_accuracy:.3f}"
         )
         with console.status("deploying the Serve application"):
-            url = deploy(cfg, port=_free_port())
+            url = deploy(cfg, port=free_port())
         console.print(f"[green]✓[/] serving at {url}")
         loop_cfg = ControlLoopConfig(
             serve_url=url,

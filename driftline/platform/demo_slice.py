@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from rich.console import Console
 from rich.table import Table
 
 from driftline.datasets import load_stream
 from driftline.platform.config import DriftlineConfig
+from driftline.platform.net import free_port
 
 __all__ = ["run_slice_demo"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_slice_demo(cfg: DriftlineConfig, console: Console, n_requests: int = 8) -> None:
@@ -32,7 +25,7 @@ def run_slice_demo(cfg: DriftlineConfig, console: Console, n_requests: int = 8) 
             f"validation accuracy {result.val_accuracy:.3f} ({result.seconds:.1f}s)"
         )
         with console.status("deploying the Serve application"):
-            url = deploy(cfg, port=_free_port())
+            url = deploy(cfg, port=free_port())
         console.print(f"[green]✓[/] serving at {url} (docs at {url}/docs)")
         stream, schema = load_stream(cfg.data)
         rows = stream.iloc[cfg.train.train_rows : cfg.train.train_rows + n_requests]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import time
 import traceback
@@ -30,15 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from driftline.platform.net import free_port
+
 SUMMARY_PREFIX = "CLUSTER_SUMMARY "
 STEPS = ("train", "drift", "serve")
 _STATE_LIMIT = 10_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _poll(fetch: Callable[[], list[Any]], ok: Callable[[list[Any]], bool], timeout: float = 20.0) -> list[Any]:
@@ -143,7 +138,7 @@ def step_serve(cfg: Any, version: str) -> dict[str, Any]:
     from driftline.datasets import load_stream
     from driftline.serve_apps.app import build_app
 
-    port = _free_port()
+    port = free_port()
     # One proxy: every node of this "cluster" shares one IP, so EveryNode would have two proxies racing for the port.
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
     t0 = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,12 +9,7 @@ import pytest
 
 from driftline.platform.config import DriftlineConfig
 from driftline.platform.config_loader import load_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from driftline.platform.net import free_port
 
 
 @pytest.fixture(scope="session")

@@ -20,20 +20,13 @@ import pytest
 
 from driftline.datasets import load_stream
 from driftline.platform.config import DriftlineConfig
+from driftline.platform.net import free_port
 from driftline.platform.registry import CHAMPION, ModelRegistry
 
 pytestmark = pytest.mark.integration
 
 SERVER_START_TIMEOUT_S = 240.0  # measured ~2 min from launch to /health with the 2 cores under load average ~30
 TOKEN = "mlflow-server-test-token"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -54,7 +47,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | str]]:
     """``mlflow server`` on a free loopback port; killed (its whole process group) at the end of the module."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "server.log"
     cmd = [
