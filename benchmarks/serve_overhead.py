@@ -80,8 +80,8 @@ def _bare_deployment() -> Any:
         def __init__(self, config: dict[str, Any]) -> None:
             import torch
 
-            from driftline.platform.config import DriftlineConfig
-            from driftline.platform.registry import CHAMPION, ModelRegistry
+            from driftline.core.config import DriftlineConfig
+            from driftline.model.registry import CHAMPION, ModelRegistry
 
             torch.set_num_threads(1)  # same setting as driftline's model replicas
             cfg = DriftlineConfig.model_validate(config)
@@ -160,7 +160,7 @@ def _free_port() -> int:
 
 
 def _config(workdir: Path) -> Any:
-    from driftline.platform.config_loader import load_config
+    from driftline.core.config_loader import load_config
 
     return load_config(
         None,
@@ -183,7 +183,7 @@ def _config(workdir: Path) -> Any:
 def _register_candidate(cfg: Any) -> str:
     """The champion fine-tuned for one epoch on newer rows: a real second MLflow version."""
     from driftline.datasets import load_stream
-    from driftline.platform.registry import CHAMPION, ModelRegistry
+    from driftline.model.registry import CHAMPION, ModelRegistry
     from driftline.train_jobs.local_executor import fit_local
     from driftline.train_jobs.loop import LoopConfig
 

@@ -24,12 +24,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from driftline.train_jobs.backtest import load_backtest_stream
+from driftline.model.bundle import ModelBundle
+from driftline.model.preprocess import TabularPreprocessor
+from driftline.platform.backtest import load_backtest_stream
 from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.local_executor import encode_labels, fit_local
 from driftline.train_jobs.loop import LoopConfig, train_loop
-from driftline.train_jobs.model import ModelBundle
-from driftline.train_jobs.preprocess import TabularPreprocessor
 from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 
 HIDDEN = (32, 16)

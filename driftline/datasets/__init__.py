@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from driftline.core.config import DataConfig, DataSource
 from driftline.datasets.elec2 import ELEC2_SCHEMA, load_elec2
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.datasets.synthetic import SCENARIOS, SYNTHETIC_SCHEMA, GroundTruth, generate_stream
-from driftline.platform.config import DataConfig, DataSource
 
 __all__ = [
     "ELEC2_SCHEMA",

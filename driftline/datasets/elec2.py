@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from driftline.core.config import ELEC2_PATH_ENV, DataConfig
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
-from driftline.platform.config import ELEC2_PATH_ENV, DataConfig
-from driftline.platform.errors import DataError
 
 __all__ = ["ELEC2_SCHEMA", "ELEC2_SHA256", "load_elec2"]
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
-from driftline.platform.errors import DataError
 
 __all__ = ["SCENARIOS", "SYNTHETIC_SCHEMA", "GroundTruth", "Segment", "generate_stream", "scenario_segments"]
 

@@ -7,57 +7,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from driftline.core.lazy import lazy_getattr
 
-from driftline.monitors.detectors import ADWIN, DDM, PageHinkley
-from driftline.monitors.drift_config import DriftConfig
-from driftline.monitors.engine_memory import summarize_arrow, summarize_frame, summarize_parquet
-from driftline.monitors.engine_ray import summarize_parquet_ray
-from driftline.monitors.label_shift import bbse_prior, reweight_probabilities
-from driftline.monitors.performance import performance_section
-from driftline.monitors.profile import ReferenceProfile, build_reference_profile, infer_schema
-from driftline.monitors.report import REPORT_SCHEMA_VERSION, benjamini_hochberg, build_report
-from driftline.monitors.report_html import render_html
-from driftline.monitors.stattests import STAT_TESTS, TestResult, get_stat_test
-from driftline.monitors.summaries import CategoricalSummary, LabelSummary, NumericSummary, WindowSummary
-from driftline.monitors.window import Feedback, load_feedback
-
-__all__ = [
-    "ADWIN",
-    "DDM",
-    "REPORT_SCHEMA_VERSION",
-    "STAT_TESTS",
-    "CategoricalSummary",
-    "DriftConfig",
-    "Feedback",
-    "LabelSummary",
-    "NumericSummary",
-    "PageHinkley",
-    "ReferenceProfile",
-    "TestResult",
-    "WindowSummary",
-    "bbse_prior",
-    "benjamini_hochberg",
-    "build_reference_profile",
-    "build_report",
-    "get_stat_test",
-    "infer_schema",
-    "load_feedback",
-    "performance_section",
-    "render_html",
-    "reweight_probabilities",
-    "run_drift_job",
-    "summarize_arrow",
-    "summarize_frame",
-    "summarize_parquet",
-    "summarize_parquet_ray",
-]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so ``python -m driftline.monitors.drift_job`` does not import that module twice (runpy warns).
-    if name == "run_drift_job":
-        from driftline.monitors.drift_job import run_drift_job
-
-        return run_drift_job
-    raise AttributeError(f"module 'driftline.monitors' has no attribute {name!r}")
+# Lazy: importing the package costs nothing, and ``python -m driftline.monitors.drift_job`` does not import that
+# module twice (runpy warns).
+_EXPORTS = {
+    "ADWIN": "driftline.monitors.detectors",
+    "DDM": "driftline.monitors.detectors",
+    "PageHinkley": "driftline.monitors.detectors",
+    "DriftConfig": "driftline.monitors.drift_config",
+    "summarize_arrow": "driftline.monitors.engine_memory",
+    "summarize_frame": "driftline.monitors.engine_memory",
+    "summarize_parquet": "driftline.monitors.engine_memory",
+    "summarize_parquet_ray": "driftline.monitors.engine_ray",
+    "bbse_prior": "driftline.monitors.label_shift",
+    "reweight_probabilities": "driftline.monitors.label_shift",
+    "performance_section": "driftline.monitors.performance",
+    "ReferenceProfile": "driftline.monitors.profile",
+    "build_reference_profile": "driftline.monitors.profile",
+    "infer_schema": "driftline.monitors.profile",
+    "REPORT_SCHEMA_VERSION": "driftline.monitors.report_schema",
+    "benjamini_hochberg": "driftline.monitors.report",
+    "build_report": "driftline.monitors.report",
+    "render_html": "driftline.monitors.report_html",
+    "STAT_TESTS": "driftline.monitors.stattests",
+    "TestResult": "driftline.monitors.stattests",
+    "get_stat_test": "driftline.monitors.stattests",
+    "CategoricalSummary": "driftline.monitors.summaries",
+    "LabelSummary": "driftline.monitors.summaries",
+    "NumericSummary": "driftline.monitors.summaries",
+    "WindowSummary": "driftline.monitors.summaries",
+    "Feedback": "driftline.monitors.window",
+    "load_feedback": "driftline.monitors.window",
+    "run_drift_job": "driftline.monitors.drift_job",
+    "DriftReport": "driftline.monitors.report_schema",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

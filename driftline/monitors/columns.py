@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline.core.errors import DataError
 from driftline.monitors.summaries import CategoricalSummary
-from driftline.platform.errors import DataError
 
 __all__ = ["category_counts", "class_index", "float_values", "is_categorical_type", "is_numeric_type"]
 

@@ -1,6 +1,6 @@
 """The drift monitor's settings (``configs/drift.yaml``): tests, thresholds, per-feature overrides, verdict rules.
 
-Load with ``driftline.platform.config_loader.load_yaml_model(path, DriftConfig)``; with no file the defaults
+Load with ``driftline.core.config_loader.load_yaml_model(path, DriftConfig)``; with no file the defaults
 below apply. Thresholds resolve as: ``features.<name>.thresholds.<test>`` > ``thresholds.<test>`` > the test's
 documented default (``driftline.monitors.stattests``).
 
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from driftline.core.strict import StrictModel
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.stattests.registry import STAT_TESTS
 
@@ -29,10 +30,6 @@ __all__ = [
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 def _check_tests(names: list[str] | dict[str, float]) -> None:
     unknown = [n for n in names if n not in STAT_TESTS]
     if unknown:
@@ -44,7 +41,7 @@ class Correction(str, Enum):
     NONE = "none"
 
 
-class FeatureOverride(_Model):
+class FeatureOverride(StrictModel):
     thresholds: dict[str, float] = Field(default_factory=dict, description="Per-test thresholds for this feature.")
     primary_test: str | None = Field(default=None, description="Test whose verdict is this feature's verdict.")
     ignore: bool = Field(default=False, description="Leave this feature out of the report and the verdicts.")
@@ -58,7 +55,7 @@ class FeatureOverride(_Model):
         return v
 
 
-class DatasetVerdictConfig(_Model):
+class DatasetVerdictConfig(StrictModel):
     correction: Correction = Field(
         default=Correction.BENJAMINI_HOCHBERG,
         description="Multiple-testing control over the primary tests' p-values across features.",
@@ -69,7 +66,7 @@ class DatasetVerdictConfig(_Model):
     )
 
 
-class LabelShiftConfig(_Model):
+class LabelShiftConfig(StrictModel):
     tv_threshold: float = Field(
         default=0.1, gt=0, le=1, description="Label shift when the prior moved by this total variation distance."
     )
@@ -77,14 +74,14 @@ class LabelShiftConfig(_Model):
     min_predictions: int = Field(default=100, ge=1, description="Predictions needed for the BBSE estimate.")
 
 
-class PerformanceConfig(_Model):
+class PerformanceConfig(StrictModel):
     alpha: float = Field(default=0.05, gt=0, lt=1, description="One-sided test level for 'accuracy below baseline'.")
     min_drop: float = Field(default=0.02, ge=0, lt=1, description="Smallest accuracy drop called decay.")
     min_labelled: int = Field(default=100, ge=1, description="Labelled rows needed to judge performance.")
     confidence: float = Field(default=0.95, gt=0, lt=1, description="Level of the Wilson confidence interval.")
 
 
-class SchemaConfig(_Model):
+class SchemaConfig(StrictModel):
     numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
     categorical: list[str] = Field(default_factory=list, description="Categorical feature columns.")
     label: str = Field(default="label", description="Label column of the reference.")
@@ -96,7 +93,7 @@ class SchemaConfig(_Model):
         return DatasetSchema(tuple(features), self.label, tuple(self.classes) or classes, timestamp=None)
 
 
-class DriftConfig(_Model):
+class DriftConfig(StrictModel):
     """All drift-monitor settings; every field has a documented default."""
 
     n_bins: int = Field(default=1000, ge=10, description="Fine quantile bins when a profile is built on the fly.")

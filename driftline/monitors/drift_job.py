@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config, load_yaml_model
+from driftline.core.errors import ConfigError, DataError, DriftlineError
 from driftline.monitors.columns import class_index
 from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.profile import ReferenceProfile, infer_schema, profile_from_table
@@ -38,9 +41,6 @@ from driftline.monitors.report import build_report
 from driftline.monitors.report_html import render_html
 from driftline.monitors.summaries import WindowSummary
 from driftline.monitors.window import PREDICTION, load_feedback, open_dataset
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config, load_yaml_model
-from driftline.platform.errors import ConfigError, DataError, DriftlineError
 
 __all__ = ["ENGINES", "load_reference", "main", "run_drift_job"]
 
@@ -82,7 +82,7 @@ def load_reference(reference: str | Path, cfg: DriftlineConfig, drift_cfg: Drift
     """A profile from ``models:/NAME@ALIAS`` (stored with the model), a profile ``.json`` file, or Parquet."""
     ref = str(reference)
     if ref.startswith("models:/"):
-        from driftline.platform.registry import load_profile_json  # lazy: MLflow only when a model is named
+        from driftline.model.registry import load_profile_json  # lazy: MLflow only when a model is named
 
         return ReferenceProfile.from_json(load_profile_json(ref, cfg))
     if ref.endswith(".json"):
@@ -98,8 +98,8 @@ def _summarize(engine: str, current: str, profile: ReferenceProfile, cfg: Driftl
         from driftline.monitors.engine_memory import summarize_parquet
 
         return summarize_parquet(current, profile, **kw)
+    from driftline.core.ray_runtime import ensure_ray
     from driftline.monitors.engine_ray import summarize_parquet_ray
-    from driftline.platform.ray_runtime import ensure_ray
 
     ensure_ray(cfg)
     return summarize_parquet_ray(current, profile, **kw)

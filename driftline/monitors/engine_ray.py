@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from driftline.core.errors import DataError, DriftlineError
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import WindowSummary
 from driftline.monitors.window import Feedback, SummaryPlan, open_dataset, summarize_table
-from driftline.platform.errors import DataError, DriftlineError
 
 __all__ = ["summarize_parquet_ray"]
 

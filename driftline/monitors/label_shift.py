@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import chisquare
 
+from driftline.core.errors import DataError
 from driftline.monitors.drift_config import LabelShiftConfig
 from driftline.monitors.summaries import LabelSummary
-from driftline.platform.errors import DataError
 
 __all__ = ["BBSEEstimate", "bbse_prior", "label_shift_section", "reweight_probabilities"]
 

@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import RegistryError
+from driftline.core.config import DriftlineConfig
 
 __all__ = ["log_report", "metric_name", "report_metrics"]
 
@@ -51,24 +50,12 @@ def report_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 def log_report(report: dict[str, Any], cfg: DriftlineConfig, write_files: Callable[[dict[str, Any]], Path]) -> str:
     """Start the run, let ``write_files`` write the report (now carrying the run id) and log it; return the id."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from driftline.model.registry import ModelRegistry
 
-    try:
-        from driftline.platform.registry import ModelRegistry
+    def write(run_id: str) -> Path:
+        report["mlflow"] = {"run_id": run_id, "experiment": cfg.mlflow.experiment}
+        return write_files(report)
 
-        # The registry adapter creates the experiment with its artifacts under the work folder (not ./mlruns).
-        experiment_id = ModelRegistry(cfg).experiment_id()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift-{stamp}") as run:
-            report["mlflow"] = {"run_id": run.info.run_id, "experiment": cfg.mlflow.experiment}
-            folder = write_files(report)
-            mlflow.log_metrics(report_metrics(report))
-            mlflow.set_tags({"driftline.kind": "drift", "driftline.reference": str(report["reference"]["source"])})
-            mlflow.log_artifacts(str(folder), artifact_path="drift_report")
-            return str(run.info.run_id)
-    except MlflowException as exc:
-        raise RegistryError(
-            f"Could not log the drift report to MLflow at {cfg.tracking_uri}: {exc}.",
-            "Check the tracking URI (config mlflow.tracking_uri) or pass --no-mlflow.",
-        ) from None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    tags = {"driftline.kind": "drift", "driftline.reference": str(report["reference"]["source"])}
+    return ModelRegistry(cfg).log_run(f"drift-{stamp}", write, lambda: report_metrics(report), tags, "drift_report")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from driftline.core.stats import wilson_interval
 from driftline.monitors.drift_config import PerformanceConfig
-from driftline.platform.stats import wilson_interval
 
 __all__ = ["performance_section"]
 

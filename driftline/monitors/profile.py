@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.columns import category_counts, class_index, float_values, is_numeric_type
 from driftline.monitors.summaries import CategoricalSummary, NumericSummary
-from driftline.platform.errors import DataError
 
 __all__ = ["DEFAULT_N_BINS", "ReferenceProfile", "build_reference_profile", "infer_schema", "profile_from_table"]
 

@@ -24,19 +24,19 @@ from typing import Any
 import numpy as np
 from scipy.stats import false_discovery_control
 
+from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import Correction, DriftConfig
 from driftline.monitors.label_shift import label_shift_section
 from driftline.monitors.performance import performance_section
 from driftline.monitors.profile import ReferenceProfile
+from driftline.monitors.report_schema import REPORT_SCHEMA_VERSION
 from driftline.monitors.stattests.base import OTHER, TestResult, coarse_edge_index
 from driftline.monitors.stattests.registry import get_stat_test
 from driftline.monitors.summaries import CategoricalSummary, NumericSummary, WindowSummary
-from driftline.platform.errors import ConfigError, DataError
 
 __all__ = ["DISPLAY_BINS", "REPORT_SCHEMA_VERSION", "benjamini_hochberg", "build_report"]
 
-REPORT_SCHEMA_VERSION = "1.0"
 DISPLAY_BINS = 20  # reference-quantile groups shown per numeric feature
 DISPLAY_CATEGORIES = 20
 

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from driftline.core.errors import DataError
 from driftline.datasets.schema import FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
-from driftline.platform.errors import DataError
 
 __all__ = ["Feedback", "SummaryPlan", "load_feedback", "open_dataset", "summarize_table", "to_micros"]
 

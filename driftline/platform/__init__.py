@@ -1,58 +1,21 @@
-"""The glue: config, errors, MLflow registry, rollout state machine, traffic, retrain policy, control loop, CLI."""
+"""The glue on top, imported by nothing inside driftline: retrain policy, control loop, backtest, the admin HTTP
+client, CLI and demo."""
 
 from __future__ import annotations
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config, load_yaml_model
-from driftline.platform.errors import (
-    ConfigError,
-    DataError,
-    DriftlineError,
-    ModelNotFoundError,
-    RegistryError,
-    RolloutError,
-    ServingError,
-    TrainingError,
-)
-from driftline.platform.policy import Decision, DecisionKind, PolicyState, decide
-from driftline.platform.policy_config import PolicyConfig, Strategy
-from driftline.platform.rollout import Observation, Phase, RolloutState, VariantCounters
-from driftline.platform.rollout_machine import abort, promote, start, step, traffic_for
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.rollout_store import RolloutStore
-from driftline.platform.timeline import Timeline
-from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.core.lazy import lazy_getattr
 
-__all__ = [
-    "ConfigError",
-    "DataError",
-    "Decision",
-    "DecisionKind",
-    "DriftlineConfig",
-    "DriftlineError",
-    "ModelNotFoundError",
-    "Observation",
-    "Phase",
-    "PolicyConfig",
-    "PolicyState",
-    "RegistryError",
-    "RolloutError",
-    "RolloutSpec",
-    "RolloutState",
-    "RolloutStore",
-    "ServingError",
-    "Strategy",
-    "Timeline",
-    "TrafficConfig",
-    "TrafficMode",
-    "TrainingError",
-    "VariantCounters",
-    "abort",
-    "decide",
-    "load_config",
-    "load_yaml_model",
-    "promote",
-    "start",
-    "step",
-    "traffic_for",
-]
+_EXPORTS = {
+    "Decision": "driftline.platform.policy",
+    "DecisionKind": "driftline.platform.policy",
+    "PolicyState": "driftline.platform.policy",
+    "decide": "driftline.platform.policy",
+    "PolicyConfig": "driftline.platform.policy_config",
+    "Strategy": "driftline.platform.policy_config",
+    "ControlLoop": "driftline.platform.control_loop",
+    "ControlLoopConfig": "driftline.platform.control_loop",
+    "AdminClient": "driftline.platform.admin_client",
+    "run_backtest": "driftline.platform.backtest",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

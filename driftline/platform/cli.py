@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config
-from driftline.platform.errors import DriftlineError
-from driftline.platform.net import free_port
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config
+from driftline.core.errors import DriftlineError
+from driftline.core.net import free_port
 
 __all__ = ["app", "main"]
 
@@ -133,15 +133,16 @@ def run(
     ticks: Annotated[int, typer.Option(help="Stop after this many ticks (0 = run until Ctrl-C).")] = 0,
 ) -> None:
     """Run the control loop on a schedule against a running Serve app: analyse, decide, retrain, roll out."""
-    from driftline.platform.config_loader import load_yaml_model
-    from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, HttpRolloutClient
-    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.core.config_loader import load_yaml_model
+    from driftline.core.ray_runtime import ensure_ray
+    from driftline.platform.admin_client import AdminClient
+    from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
     from driftline.serve_apps.admin import resolve_admin_token
 
     cfg = _config(config, workdir)
     lcfg = load_yaml_model(loop_config, ControlLoopConfig) if loop_config else ControlLoopConfig()
     ensure_ray(cfg)
-    loop = ControlLoop(cfg, lcfg, HttpRolloutClient(lcfg.serve_url, resolve_admin_token(cfg.serve.admin_token)))
+    loop = ControlLoop(cfg, lcfg, AdminClient(lcfg.serve_url, resolve_admin_token(cfg.serve.admin_token)))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -162,10 +163,11 @@ def timeline(
     last: Annotated[int, typer.Option(help="Show only the last N events (0 = all).")] = 0,
 ) -> None:
     """Print the audit timeline: windows analysed, decisions, retrains, gates, rollout transitions."""
-    from driftline.platform.timeline import Timeline
+    from driftline.core.paths import state_dir
+    from driftline.core.timeline import Timeline
 
     cfg = _config(config, workdir)
-    for event in Timeline(cfg.workdir_path / "state").read(last=last or None):
+    for event in Timeline(state_dir(cfg.workdir_path)).read(last=last or None):
         stamp = datetime.fromtimestamp(event["time"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         console.print(f"{stamp} [cyan]{event['kind']:>18}[/] {event['message']}")
 
@@ -200,20 +202,17 @@ app.add_typer(rollout_app, name="rollout")
 UrlOpt = Annotated[str, typer.Option("--url", help="Base URL of the Serve app.")]
 
 
-def _rollout_client(url: str) -> Any:
-    import httpx
-
+def _admin(url: str) -> Any:
+    from driftline.platform.admin_client import AdminClient
     from driftline.serve_apps.admin import resolve_admin_token
 
-    token = resolve_admin_token(None)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30)
+    return AdminClient(url, resolve_admin_token(None))
 
 
-def _show(response: Any) -> None:
-    console.print_json(response.text)
-    if response.status_code >= 400:
-        raise typer.Exit(1)
+def _show(body: dict[str, Any]) -> None:
+    import json
+
+    console.print_json(json.dumps(body))
 
 
 @rollout_app.command("start")
@@ -228,29 +227,29 @@ def rollout_start(
 
     body = yaml.safe_load(spec.read_text()) if spec else {"mode": mode}
     body["candidate_version"] = candidate
-    _show(_rollout_client(url).post("/rollout", json=body))
+    _show(_admin(url).start(body))
 
 
 @rollout_app.command("status")
 def rollout_status(url: UrlOpt = "http://127.0.0.1:8000") -> None:
     """Show the rollout and serving state (open to read)."""
-    _show(_rollout_client(url).get("/rollout"))
+    _show(_admin(url).status())
 
 
 @rollout_app.command("promote")
 def rollout_promote(url: UrlOpt = "http://127.0.0.1:8000") -> None:
     """Promote the candidate now (needs DRIFTLINE_ADMIN_TOKEN)."""
-    _show(_rollout_client(url).post("/rollout/promote"))
+    _show(_admin(url).promote())
 
 
 @rollout_app.command("abort")
 def rollout_abort(url: UrlOpt = "http://127.0.0.1:8000") -> None:
     """Abort: all traffic back to the champion (needs DRIFTLINE_ADMIN_TOKEN)."""
-    _show(_rollout_client(url).post("/rollout/abort"))
+    _show(_admin(url).abort())
 
 
 def _register_part_commands() -> None:
-    from driftline.train_jobs.commands import register
+    from driftline.platform.train_commands import register
 
     register(app)
 

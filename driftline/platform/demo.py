@@ -22,10 +22,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from driftline.core.config import REPO_ROOT, DataSource, DriftlineConfig
+from driftline.core.net import free_port
 from driftline.datasets import generate_stream, load_stream
-from driftline.platform.config import REPO_ROOT, DataSource, DriftlineConfig
-from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, HttpRolloutClient
-from driftline.platform.net import free_port
+from driftline.platform.admin_client import AdminClient
+from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
 
 __all__ = ["DemoOutcome", "run_demo"]
 
@@ -145,8 +146,8 @@ def _fresh_regimes(cfg: DriftlineConfig) -> dict[str, pd.DataFrame]:
 
 
 def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_then_label") -> DemoOutcome:
+    from driftline.model.registry import ModelRegistry
     from driftline.platform.demo_report import accuracy_table, write_report
-    from driftline.platform.registry import ModelRegistry
     from driftline.serve_apps.app import deploy, shutdown
     from driftline.train_jobs.champion import train_champion
 
@@ -171,7 +172,7 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
             policy_file=REPO_ROOT / "configs" / "demo" / "policy.yaml",
             retrain_file=REPO_ROOT / "configs" / "demo" / "retrain.yaml",
         )
-        rollouts = HttpRolloutClient(url, cfg.serve.admin_token)
+        rollouts = AdminClient(url, cfg.serve.admin_token)
         loop = ControlLoop(cfg, loop_cfg, rollouts)
         stream, schema = load_stream(cfg.data)
         replay = stream.iloc[cfg.train.train_rows :]
@@ -254,7 +255,7 @@ def _cost_notes(timeline: list[dict[str, Any]], accuracy: pd.DataFrame) -> list[
 
 def _better(accuracy: pd.DataFrame, first: str, final: str) -> bool:
     """The final champion beats the first on the newest regime with a one-sided two-proportion test at 5%."""
-    from driftline.platform.stats import two_proportion
+    from driftline.core.stats import two_proportion
 
     if first == final or accuracy.empty:
         return False

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from driftline.platform.config import DriftlineConfig
+from driftline.core.config import DriftlineConfig
+from driftline.core.paths import logs_dir
 
 __all__ = ["accuracy_table", "write_report"]
 
@@ -47,7 +48,7 @@ def _accuracy_plot(cfg: DriftlineConfig, events: list[dict[str, Any]]) -> str:
 
     from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 
-    sink = ParquetSink(cfg.workdir_path / "logs")
+    sink = ParquetSink(logs_dir(cfg.workdir_path))
     preds, labels = sink.read(PREDICTIONS), sink.read(FEEDBACK, columns=["request_id", "row", "label"])
     fig, ax = plt.subplots(figsize=(10, 3.5))
     if not preds.empty and not labels.empty:

@@ -6,9 +6,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.net import free_port
 from driftline.datasets import load_stream
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.net import free_port
 
 __all__ = ["run_slice_demo"]
 

@@ -1,6 +1,7 @@
 """The retrain policy: a pure function of (state, latest drift report, clock, config) -> decision. No I/O.
 
-Every decision says what it does (``retrain`` | ``update`` | ``reweight`` | ``skip``), why (``reason``, a sentence),
+The drift report is read through its typed schema (:mod:`~driftline.platform.policy_signals`). Every decision
+says what it does (``retrain`` | ``update`` | ``reweight`` | ``skip``), why (``reason``, a sentence),
 on which numbers (``evidence``, JSON-serialisable) and, when a trigger was blocked, by which guard
 (``suppressed_by``: cooldown | budget | min_rows | benefit). A trigger left unaddressed for longer than
 ``guards.max_unaddressed`` raises ``stale_alarm`` so a broken loop is visible.
@@ -22,20 +23,17 @@ on which numbers (``evidence``, JSON-serialisable) and, when a trigger was block
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from driftline.platform.errors import DataError
-from driftline.platform.policy_config import PolicyConfig, Strategy, TriggerConfig
+from driftline.core.errors import DataError
+from driftline.monitors.report_schema import DriftReport
+from driftline.platform.policy_config import PolicyConfig, Strategy
+from driftline.platform.policy_signals import Signals, read_signals
 
 __all__ = ["Decision", "DecisionKind", "Guard", "PolicyState", "decide"]
-
-SUPPORTED_SCHEMA_MAJOR = "1"
-# Metrics where a larger value is worse; for these the decay is current - baseline.
-_LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "log_loss", "error_rate"})
 
 
 class DecisionKind(str, Enum):
@@ -149,150 +147,6 @@ class PolicyState:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Reading the report
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Signals:
-    evidence: dict[str, Any] = field(default_factory=dict)
-    fired: dict[str, str] = field(default_factory=dict)  # trigger name -> description, in check order
-    quiet: list[str] = field(default_factory=list)  # descriptions of triggers that did not fire
-    missing: list[str] = field(default_factory=list)
-    benefit: float | None = None  # measured expected gain of a retrain
-    class_weights: dict[str, float] | None = None
-
-
-def _section(report: dict[str, Any], key: str) -> dict[str, Any] | None:
-    value = report.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise DataError(f"drift report '{key}' is a {type(value).__name__}; expected a mapping or null.")
-    return value
-
-
-def _num(section: dict[str, Any], key: str, where: str) -> float | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise DataError(f"drift report '{where}.{key}' is {value!r}; expected a number or null.")
-    return float(value)
-
-
-def _read_signals(report: dict[str, Any] | None, state: PolicyState, cfg: TriggerConfig) -> _Signals:
-    sig = _Signals()
-    if report is None:
-        sig.missing.append("report")
-    else:
-        version = str(report.get("schema_version", "1.0"))
-        if version.split(".")[0] != SUPPORTED_SCHEMA_MAJOR:
-            raise DataError(
-                f"drift report schema_version {version!r}; this policy reads {SUPPORTED_SCHEMA_MAJOR}.x.",
-                "Regenerate the report with the matching driftline version.",
-            )
-        _read_performance(_section(report, "performance"), cfg, sig)
-        _read_drift(_section(report, "summary"), cfg, sig)
-        _read_label_shift(_section(report, "label_shift"), cfg, sig)
-        window = _section(report, "window")
-        if window is not None:
-            sig.evidence["window"] = {k: window.get(k) for k in ("start", "end", "rows", "labelled_rows")}
-    sig.evidence["detector_fired"] = state.detector_fired
-    if cfg.detector and state.detector_fired:
-        sig.fired["detector"] = "a streaming error-rate detector fired"
-    return sig
-
-
-def _read_performance(perf: dict[str, Any] | None, cfg: TriggerConfig, sig: _Signals) -> None:
-    if perf is None:
-        sig.missing.append("performance")
-        return
-    metric = str(perf.get("metric") or "accuracy")
-    baseline, current = _num(perf, "baseline", "performance"), _num(perf, "current", "performance")
-    if baseline is None or current is None:
-        sig.missing.append("performance")
-        return
-    drop = current - baseline if metric in _LOWER_IS_BETTER else baseline - current
-    p_value = _num(perf, "p_value", "performance")
-    significant = p_value <= cfg.significance if p_value is not None else bool(perf.get("decayed"))
-    sig.benefit = drop
-    sig.evidence["performance"] = {
-        "metric": metric,
-        "baseline": baseline,
-        "current": current,
-        "drop": drop,
-        "p_value": p_value,
-        "ci_low": _num(perf, "ci_low", "performance"),
-        "ci_high": _num(perf, "ci_high", "performance"),
-        "n": perf.get("n"),
-        "significant": significant,
-    }
-    change = f"{metric} {'decayed' if drop > 0 else 'moved'} {baseline:.2f} -> {current:.2f}"
-    sig_text = f"p={p_value:.3g}" if p_value is not None else f"report decayed={bool(perf.get('decayed'))}"
-    if cfg.performance_drop is None:
-        sig.quiet.append(f"{change} (performance trigger off)")
-    elif drop >= cfg.performance_drop and significant:
-        sig.fired["performance"] = f"{change} (drop {drop:.2f} >= {cfg.performance_drop:.2f}, {sig_text})"
-    elif drop >= cfg.performance_drop:
-        sig.quiet.append(f"{change} but not significantly ({sig_text}, need p <= {cfg.significance:g})")
-    else:
-        sig.quiet.append(f"{change} (drop {drop:.2f} < {cfg.performance_drop:.2f})")
-
-
-def _read_drift(summary: dict[str, Any] | None, cfg: TriggerConfig, sig: _Signals) -> None:
-    if summary is None:
-        sig.missing.append("summary")
-        return
-    share = _num(summary, "share_drifted", "summary")
-    dataset_drift = bool(summary.get("dataset_drift"))
-    drifted = summary.get("drifted_features") or []
-    sig.evidence["drift"] = {
-        "share_drifted": share,
-        "dataset_drift": dataset_drift,
-        "drifted_features": [str(f) for f in drifted][:20],
-        "n_drifted_features": len(drifted),
-        "method": summary.get("method"),
-    }
-    share_text = f"share of drifted features {share:.2f}" if share is not None else "share of drifted features n/a"
-    by_share = cfg.drift_share is not None and share is not None and share >= cfg.drift_share
-    by_flag = cfg.dataset_drift and dataset_drift
-    if by_share or by_flag:
-        parts = [f"{share_text} >= {cfg.drift_share:.2f}"] if by_share else []
-        parts += [f"dataset drift ({summary.get('method') or 'report verdict'})"] if by_flag else []
-        sig.fired["drift"] = " and ".join(parts)
-    else:
-        limit = f" < {cfg.drift_share:.2f}" if cfg.drift_share is not None and share is not None else ""
-        sig.quiet.append(f"{share_text}{limit}, no dataset drift" if not dataset_drift else f"{share_text}{limit}")
-
-
-def _read_label_shift(shift: dict[str, Any] | None, cfg: TriggerConfig, sig: _Signals) -> None:
-    if shift is None:
-        sig.missing.append("label_shift")
-        return
-    tv = _num(shift, "total_variation", "label_shift")
-    reference = shift.get("reference_prior") or {}
-    estimated = shift.get("estimated_prior") or shift.get("observed_prior")
-    weights = shift.get("class_weights")
-    if not weights and estimated and reference:
-        weights = {k: float(estimated.get(k, 0.0)) / float(p) for k, p in reference.items() if float(p) > 0}
-    sig.class_weights = {str(k): float(v) for k, v in weights.items()} if weights else None
-    sig.evidence["label_shift"] = {
-        "total_variation": tv,
-        "shift_detected": bool(shift.get("shift_detected")),
-        "reference_prior": reference or None,
-        "estimated_prior": estimated,
-        "class_weights": sig.class_weights,
-    }
-    if tv is None:
-        sig.quiet.append("label shift not estimated")
-    elif cfg.label_shift_tv is not None and tv >= cfg.label_shift_tv:
-        sig.fired["label_shift"] = f"label prior moved by total variation {tv:.2f} >= {cfg.label_shift_tv:.2f}"
-    else:
-        sig.quiet.append(f"label prior total variation {tv:.2f}")
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 # Guards and the decision
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -302,7 +156,7 @@ def _hours(delta: timedelta) -> float:
 
 
 def _guards(
-    state: PolicyState, now: datetime, cfg: PolicyConfig, sig: _Signals | None
+    state: PolicyState, now: datetime, cfg: PolicyConfig, sig: Signals | None
 ) -> tuple[list[tuple[Guard, str]], dict[str, Any]]:
     """Blocking guards in order (cooldown, budget, min_rows, benefit) and the numbers behind all of them.
 
@@ -341,7 +195,7 @@ def _guards(
     return blocked, ev
 
 
-def _stale_alarm(state: PolicyState, sig: _Signals, now: datetime, cfg: PolicyConfig) -> str | None:
+def _stale_alarm(state: PolicyState, sig: Signals, now: datetime, cfg: PolicyConfig) -> str | None:
     if not sig.fired or state.trigger_since is None:
         return None
     unaddressed = now - state.trigger_since
@@ -363,10 +217,12 @@ def _join(items: list[str] | Any) -> str:
     return "; ".join(items)
 
 
-def decide(state: PolicyState, report: dict[str, Any] | None, now: datetime, config: PolicyConfig) -> Decision:
+def decide(
+    state: PolicyState, report: DriftReport | dict[str, Any] | None, now: datetime, config: PolicyConfig
+) -> Decision:
     """Decide what to do now. Pure: same inputs, same decision; apply it with ``state.after(decision, now)``."""
     _check_clock(state, now)
-    sig = _read_signals(report, state, config.triggers)
+    sig = read_signals(report, state.detector_fired, config.triggers)
     stale = _stale_alarm(state, sig, now, config)
     evidence: dict[str, Any] = {
         "strategy": config.strategy.value,
@@ -447,7 +303,7 @@ def _triggered(
     state: PolicyState,
     now: datetime,
     cfg: PolicyConfig,
-    sig: _Signals,
+    sig: Signals,
     evidence: dict[str, Any],
     common: dict[str, Any],
 ) -> Decision:

@@ -14,7 +14,9 @@ from datetime import timedelta
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+
+from driftline.core.strict import StrictModel
 
 __all__ = [
     "ContinualConfig",
@@ -57,11 +59,7 @@ class Strategy(str, Enum):
     CONTINUAL = "continual"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PeriodicConfig(_Section):
+class PeriodicConfig(StrictModel):
     every_rows: int | None = Field(
         default=5000,
         ge=1,
@@ -72,7 +70,7 @@ class PeriodicConfig(_Section):
     )
 
 
-class TriggerConfig(_Section):
+class TriggerConfig(StrictModel):
     performance_drop: float | None = Field(
         default=0.05,
         gt=0,
@@ -97,14 +95,14 @@ class TriggerConfig(_Section):
     detector: bool = Field(default=True, description="Fire when a streaming error-rate detector fired (state flag).")
 
 
-class ContinualConfig(_Section):
+class ContinualConfig(StrictModel):
     min_labelled_rows: int = Field(
         default=200, ge=1, description="Labelled rows since the last update needed for an incremental update."
     )
     steps: int = Field(default=20, ge=1, description="Optimiser steps of each incremental update (a few, not epochs).")
 
 
-class GuardConfig(_Section):
+class GuardConfig(StrictModel):
     cooldown: Duration = Field(
         default=timedelta(hours=6), description="No retrain sooner than this after the previous retrain."
     )
@@ -128,7 +126,7 @@ class GuardConfig(_Section):
     )
 
 
-class PolicyConfig(_Section):
+class PolicyConfig(StrictModel):
     """The retrain policy: one declared strategy, its thresholds, and the cost/risk guards."""
 
     strategy: Strategy = Field(

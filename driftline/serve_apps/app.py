@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config
+from driftline.core.paths import logs_dir
 from driftline.serve_apps.controller import Controller
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.model_deployment import ModelReplica
@@ -40,7 +41,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
         ).bind(config, name, cfg.serve.poll_seconds)
 
     writer = serve.deployment(LogWriter, name="log_writer", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
-        str(cfg.workdir_path / "logs"), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
+        str(logs_dir(cfg.workdir_path)), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
     )
     controller = serve.deployment(
         Controller, name="controller", num_replicas=1, ray_actor_options={"num_cpus": 0}
@@ -64,7 +65,7 @@ def deploy(cfg: DriftlineConfig, port: int | None = None) -> str:
     """Start Serve's HTTP proxy on ``port`` (default from config) and deploy the app; returns the base URL."""
     from ray import serve
 
-    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.core.ray_runtime import ensure_ray
 
     ensure_ray(cfg)
     http_port = cfg.serve.port if port is None else port

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from driftline.platform.errors import RolloutError
+from driftline.core.errors import RolloutError
 
 __all__ = ["DEFAULT_BUCKETS", "assign_variant", "bucket", "shadow_selected"]
 

@@ -12,21 +12,18 @@ import threading
 import time
 from typing import Any
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import RolloutError
-from driftline.platform.rollout import Observation, VariantCounters
-from driftline.platform.rollout_controller import RolloutController
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.rollout_store import RolloutStore
-from driftline.platform.timeline import Timeline
-from driftline.platform.traffic import TrafficConfig
+from driftline.core.config import DriftlineConfig
+from driftline.core.errors import RolloutError
+from driftline.core.paths import state_dir
+from driftline.core.timeline import Timeline
+from driftline.rollout.controller import RolloutController
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.store import RolloutStore
+from driftline.rollout.traffic import TrafficConfig
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 
-__all__ = ["Controller", "MlflowAliases", "ServingPublisher", "state_dir"]
-
-
-def state_dir(cfg: DriftlineConfig) -> str:
-    return str(cfg.workdir_path / "state")
+__all__ = ["Controller", "MlflowAliases", "ServingPublisher"]
 
 
 class ServingPublisher:
@@ -49,7 +46,7 @@ class MlflowAliases:
         self.cfg = cfg
 
     def promote(self, candidate_version: str) -> None:
-        from driftline.platform.registry import CANDIDATE, CHAMPION, ModelRegistry
+        from driftline.model.registry import CANDIDATE, CHAMPION, ModelRegistry
 
         registry = ModelRegistry(self.cfg)
         if registry.alias_version(CHAMPION) != candidate_version:
@@ -58,7 +55,7 @@ class MlflowAliases:
             registry.delete_alias(CANDIDATE)
 
     def rollback(self) -> None:
-        from driftline.platform.registry import CANDIDATE, ModelRegistry
+        from driftline.model.registry import CANDIDATE, ModelRegistry
 
         ModelRegistry(self.cfg).delete_alias(CANDIDATE)
 
@@ -67,21 +64,21 @@ class Controller:
     """Serve deployment class (one replica)."""
 
     def __init__(self, config: dict[str, Any], tick_seconds: float = 1.0) -> None:
-        from driftline.platform.registry import CHAMPION, ModelRegistry
+        from driftline.model.registry import CHAMPION, ModelRegistry
 
         cfg = DriftlineConfig.model_validate(config)
-        serving_store = ServingStateStore(state_dir(cfg))
+        serving_store = ServingStateStore(state_dir(cfg.workdir_path))
         existing = serving_store.load()
         champion = existing.traffic.champion_version if existing else ModelRegistry(cfg).resolve(f"@{CHAMPION}")
         self.publisher = ServingPublisher(serving_store, champion)
         self.controller = RolloutController(
-            RolloutStore(state_dir(cfg)),
+            RolloutStore(state_dir(cfg.workdir_path)),
             self.publisher,
             MlflowAliases(cfg),
             lambda: self.publisher.state.traffic.champion_version,
         )
         self.controller.reconcile()
-        self.timeline = Timeline(state_dir(cfg))
+        self.timeline = Timeline(state_dir(cfg.workdir_path))
         self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
         self._lock = threading.Lock()
         self._tick_seconds = tick_seconds

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import ServingError
-from driftline.train_jobs.model import ModelBundle, TabularMLP
+from driftline.core.config import DriftlineConfig
+from driftline.core.errors import ServingError
+from driftline.model.bundle import ModelBundle, TabularMLP
 
 __all__ = ["FAULT_RATE_TAG", "LoadedModel", "ModelNotReady", "ModelReplica", "Prediction"]
 
@@ -58,12 +58,12 @@ class ModelReplica:
         import torch
 
         torch.set_num_threads(1)  # many small replicas share 2 cores; intra-op threads would only fight
-        from driftline.serve_apps.controller import state_dir
+        from driftline.core.paths import state_dir
         from driftline.serve_apps.serving_state import ServingStateStore
 
         self._cfg = DriftlineConfig.model_validate(config)
         self._slot = slot
-        self._store = ServingStateStore(state_dir(self._cfg))
+        self._store = ServingStateStore(state_dir(self._cfg.workdir_path))
         self._model: LoadedModel | None = None
         self._load_error: str | None = None
         self._random = random.Random()
@@ -72,7 +72,7 @@ class ModelReplica:
         threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True).start()
 
     def _wanted_version(self) -> str | None:
-        from driftline.platform.registry import CHAMPION, ModelRegistry
+        from driftline.model.registry import CHAMPION, ModelRegistry
 
         state = self._store.load()
         if state is not None:
@@ -84,7 +84,7 @@ class ModelReplica:
         wanted = self._wanted_version()
         if wanted is None or (self._model is not None and self._model.version == wanted):
             return
-        from driftline.platform.registry import ModelRegistry
+        from driftline.model.registry import ModelRegistry
 
         registry = ModelRegistry(self._cfg)
         bundle, version = registry.load_bundle(wanted)

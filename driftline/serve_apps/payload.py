@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind
-from driftline.platform.errors import DataError
 
 __all__ = ["PayloadError", "parse_payload", "parse_records", "records_of"]
 

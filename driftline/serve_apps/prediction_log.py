@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from driftline.core.fs import atomic_write
 
 __all__ = ["FEEDBACK", "PREDICTIONS", "ParquetSink", "hour_partition"]
 
@@ -61,9 +64,8 @@ class ParquetSink:
             )
             folder = self.root / log / partition
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".part-{stamp}-{uuid.uuid4().hex[:8]}.parquet.tmp"
-            pq.write_table(table, tmp)
-            tmp.rename(folder / tmp.name[1:].removesuffix(".tmp"))  # readers never see a half-written file
+            target = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+            atomic_write(target, partial(pq.write_table, table))  # readers never see half a file
         return len(records)
 
     def read(self, log: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -18,19 +18,20 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from ray import serve
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.errors import DriftlineError, RolloutError
+from driftline.core.paths import state_dir
 from driftline.datasets.schema import DatasetSchema
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import DriftlineError, RolloutError
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.traffic import TrafficMode
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.traffic import TrafficMode
 from driftline.serve_apps.admin import check_bearer, resolve_admin_token
 from driftline.serve_apps.assignment import assign_variant, shadow_selected
-from driftline.serve_apps.controller import state_dir
 from driftline.serve_apps.feedback import parse_feedback
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.payload import PayloadError, parse_records
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+from driftline.serve_apps.shadow import ShadowMirror
 from driftline.serve_apps.window import TrafficWindow
 
 __all__ = ["Router", "api"]
@@ -99,19 +100,24 @@ class Router:
         self._model_name = cfg.mlflow.model_name
         self._max_rows = cfg.serve.max_batch_rows
         self._token = resolve_admin_token(cfg.serve.admin_token)
-        self._shadow_timeout = cfg.serve.shadow_timeout_seconds
-        self._shadow_limit = cfg.serve.shadow_max_in_flight
         self._poll = cfg.serve.poll_seconds
-        self._store = ServingStateStore(state_dir(cfg))
+        self._store = ServingStateStore(state_dir(cfg.workdir_path))
         self._serving: ServingState | None = None
         self._loaded_at = 0.0
         self._schema: DatasetSchema | None = None
         self._window = TrafficWindow()
         self._records: list[dict[str, Any]] = []
-        self._shadow_in_flight = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._pump: asyncio.Task[Any] | None = None
         self._metrics = RouterMetrics()
+        self._shadow = ShadowMirror(
+            cfg.serve.shadow_timeout_seconds,
+            cfg.serve.shadow_max_in_flight,
+            self._window,
+            self._metrics,
+            lambda rows, request_id, result, latency: self._log(
+                rows, request_id, "candidate", "shadow", result, latency
+            ),
+        )
 
     # ------------------------------------------------------------------ state, schema, background pump
     async def _state(self) -> ServingState:
@@ -172,34 +178,6 @@ class Router:
         version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
         return await self._slots[slot].predict.remote(rows, version)
 
-    async def _shadow(self, state: ServingState, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
-        started = time.perf_counter()
-        try:
-            result = await asyncio.wait_for(self._call(state, "candidate", rows), self._shadow_timeout)
-        except ModelNotReady:
-            self._metrics.shadow_skipped()
-            return
-        except Exception:  # a timeout or a candidate failure stays off the user's path; it is counted
-            self._window.record("candidate", time.perf_counter() - started, error=True)
-            self._metrics.observe("candidate", "shadow", time.perf_counter() - started, error=True)
-            return
-        finally:
-            self._shadow_in_flight -= 1
-        latency = time.perf_counter() - started
-        agreed = sum(a == b for a, b in zip(result.predictions, served.predictions, strict=True))
-        self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
-        self._metrics.observe("candidate", "shadow", latency)
-        self._log(rows, request_id, "candidate", "shadow", result, latency)
-
-    def _start_shadow(self, state: ServingState, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
-        if self._shadow_in_flight >= self._shadow_limit:
-            self._metrics.shadow_skipped()
-            return
-        self._shadow_in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._shadow(state, rows, request_id, served))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     @api.post("/predict", summary="Predict a batch", openapi_extra=_PREDICT_DOC)
     async def predict(self, request: Request) -> JSONResponse:
         request_id = _request_id(request)
@@ -234,7 +212,7 @@ class Router:
         self._log(rows, request_id, variant, "served", result, latency)
         mirrored = traffic.mode is TrafficMode.SHADOW and traffic.candidate_version
         if mirrored and shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
-            self._start_shadow(state, rows, request_id, result)
+            self._shadow.start(lambda r: self._call(state, "candidate", r), rows, request_id, result)
         headers.update({"X-Model-Version": result.model_version, "X-Variant": variant})
         body = {
             "request_id": request_id,

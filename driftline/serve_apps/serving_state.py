@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from driftline.platform.rollout_store import FileSystem, LocalFileSystem
-from driftline.platform.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
+from driftline.core.fs import FileSystem, LocalFileSystem
+from driftline.rollout.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
 __all__ = ["SERVING_FILE", "SLOTS", "ServingState", "ServingStateStore"]
 

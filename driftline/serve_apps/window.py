@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftline.platform.rollout import VariantCounters
+from driftline.rollout.counters import VariantCounters
 
 __all__ = ["TrafficWindow"]
 

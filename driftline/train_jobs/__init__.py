@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from driftline.model.bundle import ModelBundle, TabularMLP
+from driftline.model.preprocess import TabularPreprocessor
 from driftline.train_jobs.evaluate import Evaluation, evaluate
 from driftline.train_jobs.gates import GateReport, GateResult, combine, forgetting_gate, not_worse_gate
 from driftline.train_jobs.local_executor import LocalTrainResult, encode_labels, fit_local
 from driftline.train_jobs.loop import LoopConfig, TrainContext, shrink_and_perturb, train_loop
-from driftline.train_jobs.model import ModelBundle, TabularMLP
-from driftline.train_jobs.preprocess import TabularPreprocessor
 from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 from driftline.train_jobs.retrain_config import RetrainConfig
 

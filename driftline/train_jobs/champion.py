@@ -10,15 +10,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from driftline.datasets import DatasetSchema, load_stream
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import DataError
-from driftline.platform.ray_runtime import ensure_ray
-from driftline.platform.registry import CHAMPION, ModelRegistry, RegisteredVersion
+from driftline.core.config import DriftlineConfig
+from driftline.core.errors import DataError
+from driftline.core.ray_runtime import ensure_ray
+from driftline.datasets import load_stream
+from driftline.model.bundle import ModelBundle
+from driftline.model.preprocess import TabularPreprocessor
+from driftline.model.registry import CHAMPION, ModelRegistry, RegisteredVersion
+from driftline.train_jobs.candidate import profile_json
 from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.loop import LoopConfig
-from driftline.train_jobs.model import ModelBundle
-from driftline.train_jobs.preprocess import TabularPreprocessor
 from driftline.train_jobs.ray_executor import fit_on_ray
 
 __all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
@@ -39,15 +40,6 @@ def split_time_ordered(frame: pd.DataFrame, validation_fraction: float) -> tuple
     if cut < 10 or len(frame) - cut < 10:
         raise DataError(f"{len(frame)} rows are too few to split.", "Use train.train_rows >= 50.")
     return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
-
-
-def profile_json(train: pd.DataFrame, schema: DatasetSchema, evaluation_matrix, accuracy: float, n: int) -> str:
-    from driftline.monitors.profile import build_reference_profile
-
-    profile = build_reference_profile(
-        train, schema, confusion_matrix=evaluation_matrix, baseline={"accuracy": accuracy, "n": float(n)}
-    )
-    return str(profile.to_json())
 
 
 def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambda _: None) -> ChampionResult:
@@ -81,7 +73,7 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
     registry = ModelRegistry(cfg)
     version = registry.register(
         result.bundle,
-        profile_json=profile_json(train, schema, evaluation.confusion_matrix, evaluation.accuracy, evaluation.n),
+        profile_json=profile_json(train, schema, evaluation),
         example=val,
         metrics={**evaluation.metrics(), "final_train_loss": float(result.history[-1].get("train_loss", 0.0))},
         params={"epochs": cfg.train.epochs, "hidden_sizes": list(cfg.train.hidden_sizes), "rows": len(train)},

@@ -1,7 +1,7 @@
 """Offline evaluation of a bundle on labelled rows: accuracy and the confusion matrix (rows true, cols predicted).
 
 >>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
->>> from driftline.train_jobs.preprocess import TabularPreprocessor
+>>> from driftline.model.preprocess import TabularPreprocessor
 >>> frame, _ = generate_stream("stationary", 100, seed=0)
 >>> bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,))
 >>> evaluate(bundle, frame).n
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from driftline.model.bundle import ModelBundle
 from driftline.train_jobs.local_executor import encode_labels
-from driftline.train_jobs.model import ModelBundle
 
 __all__ = ["Evaluation", "evaluate"]
 

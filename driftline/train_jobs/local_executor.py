@@ -1,7 +1,7 @@
 """Run :func:`train_loop` in this process on in-memory data: for backtests, gates and unit tests.
 
 >>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
->>> from driftline.train_jobs.preprocess import TabularPreprocessor
+>>> from driftline.model.preprocess import TabularPreprocessor
 >>> frame, _ = generate_stream("stationary", 300, seed=0)
 >>> bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,))
 >>> result = fit_local(bundle, frame, LoopConfig(bundle.to_bytes(), epochs=2))
@@ -20,15 +20,15 @@ import pandas as pd
 import torch
 from torch import nn
 
+from driftline.model.bundle import ModelBundle
 from driftline.train_jobs.loop import LoopConfig, train_loop
-from driftline.train_jobs.model import ModelBundle
 
 __all__ = ["LocalTrainResult", "encode_labels", "fit_local"]
 
 
 def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
     """Map label values to class indices; a label the model does not know is a DataError."""
-    from driftline.platform.errors import DataError
+    from driftline.core.errors import DataError
 
     label = bundle.preprocessor.schema.label
     if label not in frame.columns:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from driftline.train_jobs.model import ModelBundle
+from driftline.model.bundle import ModelBundle
 
 __all__ = ["LoopConfig", "TrainContext", "shrink_and_perturb", "train_loop"]
 

@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from driftline.platform.errors import TrainingError
+from driftline.core.errors import TrainingError
+from driftline.model.bundle import ModelBundle
 from driftline.train_jobs.local_executor import encode_labels
 from driftline.train_jobs.loop import LoopConfig, train_loop
-from driftline.train_jobs.model import ModelBundle
 
 __all__ = ["RayTrainResult", "fit_on_ray", "unique_run_name"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from driftline.platform.errors import DataError
+from driftline.core.errors import DataError
 
 __all__ = ["Reservoir", "mix_replay", "replay_rows", "split_pool"]
 

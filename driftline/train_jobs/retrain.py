@@ -24,16 +24,17 @@ from typing import Any
 
 import pandas as pd
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config
+from driftline.core.errors import DataError, DriftlineError
 from driftline.datasets import DatasetSchema, load_stream
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config
-from driftline.platform.errors import DataError, DriftlineError
-from driftline.platform.registry import CANDIDATE, ModelRegistry
-from driftline.train_jobs.evaluate import evaluate
+from driftline.model.bundle import ModelBundle
+from driftline.model.registry import ModelRegistry
+from driftline.train_jobs.candidate import register_candidate
+from driftline.train_jobs.evaluate import Evaluation, evaluate
 from driftline.train_jobs.gates import GateReport, combine, forgetting_gate, not_worse_gate
 from driftline.train_jobs.local_executor import encode_labels, fit_local
 from driftline.train_jobs.loop import LoopConfig
-from driftline.train_jobs.model import ModelBundle
 from driftline.train_jobs.ray_executor import unique_run_name
 from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 from driftline.train_jobs.retrain_config import Executor, RetrainConfig, load_retrain_config
@@ -113,7 +114,7 @@ def _fit(
     if rcfg.executor is Executor.LOCAL:
         local = fit_local(start, train, loop)
         return local.bundle, local.history, unique_run_name("retrain-local")
-    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.core.ray_runtime import ensure_ray
     from driftline.train_jobs.ray_executor import fit_on_ray
 
     ensure_ray(cfg)
@@ -128,6 +129,75 @@ def _fit(
         max_failures=rcfg.max_failures,
     )
     return result.bundle, result.history, result.run_name
+
+
+def _labelled_rows(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    if schema.label not in frame.columns:
+        raise DataError(f"The window has no label column {schema.label!r}.", "Retrain on labelled rows only.")
+    return frame[frame[schema.label].notna()].reset_index(drop=True)
+
+
+def _split(
+    rcfg: RetrainConfig, champion: ModelBundle, labelled: pd.DataFrame, older: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(new rows to learn from, recent holdout, training rows with replay mixed in, older holdout)."""
+    label = champion.preprocessor.schema.label
+    encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
+    cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
+    new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
+    if older is not None and len(older) and label in older.columns:
+        older = older[older[label].notna()]
+        encode_labels(older, champion)
+    replay_pool, older_holdout = _older_pools(older, rcfg)
+    train = (
+        mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
+    )
+    return new_train, recent, train, older_holdout
+
+
+def _params(rcfg: RetrainConfig, new_rows: int, replay_rows: int) -> dict[str, Any]:
+    """The MLflow params of a retrain."""
+    return {
+        "epochs": rcfg.epochs,
+        "warm_start": rcfg.warm_start.enabled,
+        "replay_fraction": rcfg.replay.fraction,
+        "new_rows": new_rows,
+        "replay_rows": replay_rows,
+        "executor": rcfg.executor.value,
+    }
+
+
+def _loop_config(rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | None) -> LoopConfig:
+    return LoopConfig(
+        initial_bundle=start.to_bytes(),
+        epochs=rcfg.epochs,
+        batch_size=rcfg.batch_size,
+        learning_rate=rcfg.learning_rate,
+        seed=rcfg.seed,
+        max_steps_per_epoch=rcfg.max_steps_per_epoch,
+        shrink=rcfg.warm_start.shrink if rcfg.warm_start.enabled else None,
+        perturb=rcfg.warm_start.perturb,
+        fail_at_epoch=fail_at_epoch,
+    )
+
+
+def _gate(
+    rcfg: RetrainConfig, bundle: ModelBundle, champion: ModelBundle, recent: pd.DataFrame, older: pd.DataFrame
+) -> tuple[GateReport, dict[str, float], Evaluation]:
+    """Not worse than the champion on the recent holdout; no forgetting on the older holdout (when there is one)."""
+    cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
+    g = rcfg.gates
+    results = [not_worse_gate(cand_recent.accuracy, champ_recent.accuracy, cand_recent.n, g.margin, g.min_holdout_rows)]
+    metrics = {"recent_accuracy": cand_recent.accuracy, "champion_recent_accuracy": champ_recent.accuracy}
+    if len(older):
+        cand_old, champ_old = evaluate(bundle, older), evaluate(champion, older)
+        results.append(
+            forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows)
+        )
+        metrics |= {"older_accuracy": cand_old.accuracy, "champion_older_accuracy": champ_old.accuracy}
+    else:
+        results.append(forgetting_gate(None, None, 0, g.max_forgetting))
+    return combine(results), metrics, cand_recent
 
 
 def run_retrain(
@@ -161,10 +231,7 @@ def run_retrain(
         return RetrainOutcome(RetrainStatus.SKIPPED, reason, seconds=time.perf_counter() - started)
     champion, parent = loaded
     schema = champion.preprocessor.schema
-    frame = load_window(window)
-    if schema.label not in frame.columns:
-        raise DataError(f"The window has no label column {schema.label!r}.", "Retrain on labelled rows only.")
-    labelled = frame[frame[schema.label].notna()].reset_index(drop=True)
+    labelled = _labelled_rows(load_window(window), schema)
     if len(labelled) < rcfg.min_labelled_rows:
         reason = (
             f"skip: the window has {len(labelled)} labelled rows (< min_labelled_rows={rcfg.min_labelled_rows}); "
@@ -173,84 +240,53 @@ def run_retrain(
         return RetrainOutcome(
             RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started
         )
-    encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
-    cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
-    new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
-    if older is not None and len(older) and schema.label in older.columns:
-        older = older[older[schema.label].notna()]
-        encode_labels(older, champion)
-    replay_pool, older_holdout = _older_pools(older, rcfg)
-    train = (
-        mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
-    )
+    new_train, recent, train, older_holdout = _split(rcfg, champion, labelled, older)
     start = start_bundle(champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
-    loop = LoopConfig(
-        initial_bundle=start.to_bytes(),
-        epochs=rcfg.epochs,
-        batch_size=rcfg.batch_size,
-        learning_rate=rcfg.learning_rate,
-        seed=rcfg.seed,
-        max_steps_per_epoch=rcfg.max_steps_per_epoch,
-        shrink=rcfg.warm_start.shrink if rcfg.warm_start.enabled else None,
-        perturb=rcfg.warm_start.perturb,
-        fail_at_epoch=fail_at_epoch,
-    )
+    loop = _loop_config(rcfg, start, fail_at_epoch)
     progress(f"training ({rcfg.executor.value}) on {len(new_train)} new + {len(train) - len(new_train)} replayed rows")
     bundle, history, run_name = _fit(cfg, rcfg, start, train, loop)
     progress("offline gates")
-    cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
-    g = rcfg.gates
-    results = [not_worse_gate(cand_recent.accuracy, champ_recent.accuracy, cand_recent.n, g.margin, g.min_holdout_rows)]
-    metrics = {"recent_accuracy": cand_recent.accuracy, "champion_recent_accuracy": champ_recent.accuracy}
-    if len(older_holdout):
-        cand_old, champ_old = evaluate(bundle, older_holdout), evaluate(champion, older_holdout)
-        results.append(
-            forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows)
-        )
-        metrics |= {"older_accuracy": cand_old.accuracy, "champion_older_accuracy": champ_old.accuracy}
-    else:
-        results.append(forgetting_gate(None, None, 0, g.max_forgetting))
-    report = combine(results)
+    report, metrics, cand_recent = _gate(rcfg, bundle, champion, recent, older_holdout)
     status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
-    tags = {
+    progress("registering in MLflow")
+    lineage = {
         "driftline.role": status.value,
         "driftline.parent_version": parent,
         "driftline.trigger": trigger[:4000],
         "driftline.data_window": data_window or _describe_window(labelled, schema),
         "driftline.drift_report_run": drift_report_run or "none",
-        "driftline.gates": report.to_json(),
         "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
         "driftline.replay_rows": str(len(train) - len(new_train)),
         "driftline.ray_run": run_name,
     }
-    if not report.passed:
-        tags["driftline.rejected_reason"] = report.reason[:4000]
-    progress("registering in MLflow")
-    from driftline.train_jobs.champion import profile_json
-
-    version = registry.register(
+    final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
+    registered = register_candidate(
+        registry,
         bundle,
-        profile_json=profile_json(new_train, schema, cand_recent.confusion_matrix, cand_recent.accuracy, cand_recent.n),
+        report,
+        profile_rows=new_train,
+        evaluation=cand_recent,
         example=recent,
-        metrics={**metrics, "final_train_loss": float(history[-1].get("train_loss", 0.0)) if history else 0.0},
-        params={
-            "epochs": rcfg.epochs,
-            "warm_start": rcfg.warm_start.enabled,
-            "replay_fraction": rcfg.replay.fraction,
-            "new_rows": len(new_train),
-            "replay_rows": len(train) - len(new_train),
-            "executor": rcfg.executor.value,
-        },
-        tags=tags,
+        metrics={**metrics, "final_train_loss": final_loss},
+        params=_params(rcfg, len(new_train), len(train) - len(new_train)),
+        tags=lineage,
         run_name=run_name,
     )
     if report.passed:
-        registry.set_alias(CANDIDATE, version.version)
-        reason = f"version {version.version} is the candidate: {report.reason}"
+        reason = f"version {registered.version} is the candidate: {report.reason}"
     else:
-        reason = f"version {version.version} rejected (kept without alias): {report.reason}"
+        reason = f"version {registered.version} rejected (kept without alias): {report.reason}"
     return RetrainOutcome(
-        status, reason, version.version, parent, run_name, report, metrics, history, tags, time.perf_counter() - started
+        status,
+        reason,
+        registered.version,
+        parent,
+        run_name,
+        report,
+        metrics,
+        history,
+        registered.tags,
+        time.perf_counter() - started,
     )
 
 

@@ -3,7 +3,7 @@
 >>> cfg = RetrainConfig()
 >>> cfg.replay.fraction, cfg.gates.margin, cfg.executor.value
 (0.3, 0.01, 'ray')
->>> from driftline.platform.config_loader import load_yaml_model
+>>> from driftline.core.config_loader import load_yaml_model
 >>> load_yaml_model("configs/retrain.yaml", RetrainConfig).warm_start.enabled  # doctest: +SKIP
 True
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from driftline.platform.config_loader import load_yaml_model
+from driftline.core.config_loader import load_yaml_model
+from driftline.core.strict import StrictModel
 
 __all__ = [
     "BacktestConfig",
@@ -28,10 +29,6 @@ __all__ = [
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Executor(str, Enum):
     """Where a retrain runs: Ray Train (the product path) or in-process (tests, backtests, no cluster)."""
 
@@ -39,7 +36,7 @@ class Executor(str, Enum):
     LOCAL = "local"
 
 
-class WarmStartConfig(_Section):
+class WarmStartConfig(StrictModel):
     enabled: bool = Field(default=True, description="Start from the champion's weights and preprocessor (else cold).")
     shrink: float | None = Field(
         default=None, gt=0, le=1, description="Shrink-and-perturb factor (Ash & Adams 2020); null keeps weights as-is."
@@ -47,7 +44,7 @@ class WarmStartConfig(_Section):
     perturb: float = Field(default=0.0, ge=0, description="Std of the Gaussian noise added after shrinking.")
 
 
-class ReplayConfig(_Section):
+class ReplayConfig(StrictModel):
     fraction: float = Field(
         default=0.3, ge=0, lt=1, description="Share of the training set drawn from older data (0 disables replay)."
     )
@@ -58,7 +55,7 @@ class ReplayConfig(_Section):
     seed: int = Field(default=0, description="Seed of the reservoir and of the mixing.")
 
 
-class GateConfig(_Section):
+class GateConfig(StrictModel):
     holdout_fraction: float = Field(
         default=0.2, gt=0, lt=1, description="Newest share of the window held out for the 'not worse' gate."
     )
@@ -71,7 +68,7 @@ class GateConfig(_Section):
     min_holdout_rows: int = Field(default=30, ge=1, description="Fewer holdout rows than this make a gate fail.")
 
 
-class BacktestConfig(_Section):
+class BacktestConfig(StrictModel):
     window_rows: int = Field(default=336, ge=10, description="Rows per test-then-train window (336 = a week of Elec2).")
     initial_rows: int = Field(default=1344, ge=10, description="Rows the first model trains on (4 weeks of Elec2).")
     train_rows: int = Field(default=1344, ge=10, description="Sliding window a cold retrain trains on.")
@@ -94,7 +91,7 @@ class BacktestConfig(_Section):
     seed: int = Field(default=0, description="Seed of models and shuffling.")
 
 
-class RetrainConfig(_Section):
+class RetrainConfig(StrictModel):
     """How a retrain runs and what it must pass before it may become the candidate."""
 
     champion_alias: str = Field(default="champion", min_length=1, description="Alias the warm start loads.")

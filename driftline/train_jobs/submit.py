@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from driftline.platform.errors import DriftlineError, TrainingError
+from driftline.core.errors import DriftlineError, TrainingError
 
 __all__ = ["auth_headers", "entrypoint_for", "resolve_token", "submit_retrain", "wait_for_job"]
 

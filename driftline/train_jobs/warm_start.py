@@ -5,7 +5,7 @@ shrink-and-perturb (Ash & Adams 2020) is applied by the training loop when ``Loo
 on a fresh start, never when resuming from a checkpoint. A cold start refits the preprocessor on the new data.
 
 >>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
->>> from driftline.train_jobs.preprocess import TabularPreprocessor
+>>> from driftline.model.preprocess import TabularPreprocessor
 >>> frame, _ = generate_stream("stationary", 200, seed=0)
 >>> champ = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,), seed=1)
 >>> start_bundle(champ, frame, warm=True) is champ, start_bundle(champ, frame, warm=False) is champ
@@ -18,9 +18,9 @@ from typing import Protocol
 
 import pandas as pd
 
-from driftline.platform.errors import DriftlineError, ModelNotFoundError
-from driftline.train_jobs.model import ModelBundle
-from driftline.train_jobs.preprocess import TabularPreprocessor
+from driftline.core.errors import DriftlineError, ModelNotFoundError
+from driftline.model.bundle import ModelBundle
+from driftline.model.preprocess import TabularPreprocessor
 
 __all__ = ["BundleSource", "load_champion", "start_bundle"]
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from driftline.platform.net import free_port
+from driftline.core.net import free_port
 
 SUMMARY_PREFIX = "CLUSTER_SUMMARY "
 STEPS = ("train", "drift", "serve")
@@ -179,8 +179,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import ray
     from ray.cluster_utils import Cluster
 
-    from driftline.platform.config_loader import load_config
-    from driftline.platform.ray_runtime import ensure_ray
+    from driftline.core.config_loader import load_config
+    from driftline.core.ray_runtime import ensure_ray
 
     root = Path(args.workdir).resolve()
     summary: dict[str, Any] = {"ok": False}

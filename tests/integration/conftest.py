@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config
-from driftline.platform.net import free_port
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config
+from driftline.core.net import free_port
 
 
 @pytest.fixture(scope="session")

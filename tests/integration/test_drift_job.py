@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from driftline.core.config_loader import load_config
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.drift_job import run_drift_job
@@ -20,8 +22,6 @@ from driftline.monitors.engine_ray import summarize_parquet_ray
 from driftline.monitors.profile import ReferenceProfile, build_reference_profile
 from driftline.monitors.report import build_report
 from driftline.monitors.window import load_feedback
-from driftline.platform.config_loader import load_config
-from driftline.platform.errors import DataError
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.net import free_port
 from driftline.datasets import load_stream
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.net import free_port
-from driftline.platform.registry import CHAMPION, ModelRegistry
+from driftline.model.registry import CHAMPION, ModelRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -171,7 +171,8 @@ def _wait_logged(scfg: DriftlineConfig, kind: str, at_least: int, timeout: float
 def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url, rows, mlflow_server) -> None:
     from mlflow import MlflowClient
 
-    from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, HttpRolloutClient
+    from driftline.platform.admin_client import AdminClient
+    from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
     from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS
 
     before = _logged(scfg, PREDICTIONS)
@@ -188,7 +189,7 @@ def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url
 
     # settle_seconds=0: the logs are flushed already (waited for above), so the newest rows may join this window.
     loop_cfg = ControlLoopConfig(serve_url=app_url, min_window_rows=100, settle_seconds=0.0)
-    loop = ControlLoop(scfg, loop_cfg, HttpRolloutClient(app_url, TOKEN))
+    loop = ControlLoop(scfg, loop_cfg, AdminClient(app_url, TOKEN))
     result = loop.tick()
     assert result.action != "error", result.reason
     assert result.report is not None and result.report["window"]["labelled_rows"] >= len(rows)

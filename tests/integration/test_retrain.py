@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from driftline.core.config import DriftlineConfig
+from driftline.core.errors import DataError, ModelNotFoundError, RegistryError
 from driftline.datasets import load_stream
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.errors import DataError, ModelNotFoundError, RegistryError
-from driftline.platform.registry import CANDIDATE, CHAMPION, ModelRegistry
+from driftline.model.registry import CANDIDATE, CHAMPION, ModelRegistry
 from driftline.train_jobs.retrain import RetrainStatus, run_retrain
 from driftline.train_jobs.retrain_config import RetrainConfig
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from driftline.datasets import load_stream
-from driftline.platform.registry import CHAMPION, ModelRegistry
+from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.serve_apps.model_deployment import FAULT_RATE_TAG
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.train_jobs.local_executor import fit_local

@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from driftline.datasets import load_stream
-from driftline.platform.registry import CHAMPION, ModelRegistry
+from driftline.model.registry import CHAMPION, ModelRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from driftline.platform.errors import RolloutError
+from driftline.core.errors import RolloutError
 from driftline.serve_apps.assignment import assign_variant, bucket, shadow_selected
 
 KEYS = [f"user-{i}" for i in range(5000)]

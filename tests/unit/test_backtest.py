@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from driftline.platform.errors import ConfigError
-from driftline.train_jobs.backtest import backtest_policy, baselines, load_backtest_stream, run_backtest
+from driftline.core.errors import ConfigError
+from driftline.platform.backtest import backtest_policy, baselines, load_backtest_stream, run_backtest
 from driftline.train_jobs.retrain_config import RetrainConfig
 
 WINDOW = 250

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftline.platform.config import DriftlineConfig
-from driftline.platform.config_loader import load_config
-from driftline.platform.errors import (
+from driftline.core.config import DriftlineConfig
+from driftline.core.config_loader import load_config
+from driftline.core.errors import (
     ConfigError,
     DataError,
     DriftlineError,

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from driftline.platform.config_loader import load_config
-from driftline.platform.control_loop import ControlLoop, ControlLoopConfig, _policy_from_json, _policy_to_json
+from driftline.core.config_loader import load_config
+from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
+from driftline.platform.loop_state import LoopState, LoopStateStore
 from driftline.platform.policy import PolicyState
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
@@ -34,10 +35,25 @@ def _transition(to: str, reason: str) -> dict[str, Any]:
     return {"from": "CANARY", "to": to, "reason": reason, "evidence": {"weight": 0.5}}
 
 
-def test_policy_state_round_trips_through_json() -> None:
-    state = PolicyState.start(NOW).observe(500, 400)
-    state = PolicyState(**{**state.__dict__, "retrain_times": (NOW, NOW + timedelta(hours=1)), "last_retrain_at": NOW})
-    assert _policy_from_json(_policy_to_json(state)) == state
+def test_loop_state_round_trips_through_its_file(tmp_path: Path) -> None:
+    policy = PolicyState.start(NOW).observe(500, 400)
+    policy = PolicyState(
+        **{**policy.__dict__, "retrain_times": (NOW, NOW + timedelta(hours=1)), "last_retrain_at": NOW}
+    )
+    state = LoopState(policy, last_until=1.5e9, ticks=4, seen={"r1": 3})
+    store = LoopStateStore(tmp_path)
+    store.save(state)
+    assert store.load() == (state, None)
+
+
+def test_a_torn_loop_state_is_reported_and_the_loop_starts_fresh(tmp_path: Path) -> None:
+    cfg = load_config(None, workdir=tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "loop.json").write_text('{"policy": {"started_at": "2026-11-')  # torn mid-write
+    result = ControlLoop(cfg, ControlLoopConfig(), FakeRollouts({})).tick(NOW)
+    assert [e["kind"] for e in result.events] == ["state_unreadable"]
+    assert result.reason == "not enough new traffic yet"
+    assert LoopStateStore(tmp_path / "state").load()[0] is not None  # rewritten whole
 
 
 def test_loop_waits_while_a_rollout_is_active_and_records_each_transition_once(tmp_path: Path) -> None:
@@ -79,8 +95,8 @@ def test_retrain_window_starts_near_the_change_found_by_adwin() -> None:
 
 
 def test_example_loop_config_loads_and_declares_a_valid_rollout() -> None:
-    from driftline.platform.config_loader import load_yaml_model
-    from driftline.platform.rollout_spec import RolloutSpec
+    from driftline.core.config_loader import load_yaml_model
+    from driftline.rollout.spec import RolloutSpec
 
     repo = Path(__file__).resolve().parents[2]
     cfg = load_yaml_model(repo / "configs" / "loop.yaml", ControlLoopConfig)

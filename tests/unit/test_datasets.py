@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from driftline.core.config import ELEC2_PATH_ENV, DataConfig
+from driftline.core.errors import DataError
 from driftline.datasets import SCENARIOS, generate_stream, load_elec2
-from driftline.platform.config import ELEC2_PATH_ENV, DataConfig
-from driftline.platform.errors import DataError
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

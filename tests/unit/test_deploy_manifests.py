@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from driftline.platform.config import REPO_ROOT
-from driftline.platform.config_loader import load_config
+from driftline.core.config import REPO_ROOT
+from driftline.core.config_loader import load_config
 
 DEPLOY = REPO_ROOT / "deploy"
 KUBERAY = DEPLOY / "kuberay"

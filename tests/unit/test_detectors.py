@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import driftline.monitors.detectors as detectors_pkg
+from driftline.core.errors import ConfigError, DataError
 from driftline.monitors.detectors import ADWIN, DDM, DETECTORS, DriftDetector, PageHinkley
-from driftline.platform.errors import ConfigError, DataError
 
 CHANGE_AT = 1000
 SEEDS = range(20)

@@ -3,13 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from driftline.core.errors import DataError
 from driftline.datasets import SYNTHETIC_SCHEMA, generate_stream
-from driftline.platform.errors import DataError
+from driftline.model.bundle import ModelBundle
+from driftline.model.preprocess import TabularPreprocessor
 from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.local_executor import encode_labels, fit_local
 from driftline.train_jobs.loop import LoopConfig
-from driftline.train_jobs.model import ModelBundle
-from driftline.train_jobs.preprocess import TabularPreprocessor
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftline.core.config_loader import load_config
 from driftline.monitors.drift_job import main, run_drift_job
-from driftline.platform.config_loader import load_config
 
 
 def _write(path: Path, n: int, seed: int, shift: float = 0.0, prior: float = 0.3, with_pred: bool = True) -> Path:
@@ -53,7 +53,7 @@ def test_profile_json_and_models_uri_references(tmp_path: Path, monkeypatch: pyt
         seen.append(uri)
         return profile.to_json()
 
-    import driftline.platform.registry as registry
+    import driftline.model.registry as registry
 
     monkeypatch.setattr(registry, "load_profile_json", fake_load)
     cur = _write(tmp_path / "cur.parquet", 1_000, 3)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from driftline.core.errors import DataError
 from driftline.monitors.drift_config import LabelShiftConfig, PerformanceConfig
 from driftline.monitors.label_shift import bbse_prior, label_shift_section, reweight_probabilities
 from driftline.monitors.performance import performance_section
 from driftline.monitors.summaries import LabelSummary
-from driftline.platform.errors import DataError
 
 # P(pred = j | true = i) of a fixed black-box classifier (rows: true class)
 CONFUSION_RATES = np.array([[0.9, 0.1], [0.25, 0.75]])

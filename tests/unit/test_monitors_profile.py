@@ -9,10 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.profile import ReferenceProfile, build_reference_profile, infer_schema
 from driftline.monitors.summaries import NumericSummary, bin_index
-from driftline.platform.errors import DataError
 
 SCHEMA = DatasetSchema(
     (FeatureSpec("x0", FeatureKind.NUMERIC), FeatureSpec("x1", FeatureKind.NUMERIC),

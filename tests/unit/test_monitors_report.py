@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from driftline.core.config_loader import load_yaml_model
+from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.engine_memory import summarize_frame, summarize_parquet
@@ -19,8 +21,6 @@ from driftline.monitors.profile import build_reference_profile
 from driftline.monitors.report import benjamini_hochberg, build_report
 from driftline.monitors.report_html import render_html
 from driftline.monitors.window import load_feedback
-from driftline.platform.config_loader import load_yaml_model
-from driftline.platform.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = DatasetSchema(

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from driftline.platform.config_loader import load_yaml_model
-from driftline.platform.errors import ConfigError, DataError
+from driftline.core.config_loader import load_yaml_model
+from driftline.core.errors import ConfigError, DataError
 from driftline.platform.policy import Decision, DecisionKind, Guard, PolicyState, decide
 from driftline.platform.policy_config import PolicyConfig, Strategy, parse_duration
 

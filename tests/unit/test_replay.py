@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import chisquare
 
+from driftline.core.errors import DataError
 from driftline.datasets import generate_stream
-from driftline.platform.errors import DataError
 from driftline.train_jobs.replay import Reservoir, mix_replay, replay_rows, split_pool
 
 

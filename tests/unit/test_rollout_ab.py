@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from driftline.platform.rollout import Action, Decision, Observation, Phase, RolloutState, VariantCounters
-from driftline.platform.rollout_machine import start, step, traffic_for
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.traffic import TrafficMode
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.machine import start, step, traffic_for
+from driftline.rollout.phases import Action, Phase
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.state import Decision, RolloutState
+from driftline.rollout.traffic import TrafficMode
 
 
 def begin(**ab: object) -> RolloutState:

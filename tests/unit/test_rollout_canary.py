@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from driftline.platform.rollout import TRANSITIONS, Action, Observation, Phase, RolloutState, VariantCounters
-from driftline.platform.rollout_machine import start, step, traffic_for
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.traffic import TrafficMode
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.machine import start, step, traffic_for
+from driftline.rollout.phases import TRANSITIONS, Action, Phase
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.state import RolloutState
+from driftline.rollout.traffic import TrafficMode
 
 CANARY = {
     "steps": [0.1, 0.5, 1.0],

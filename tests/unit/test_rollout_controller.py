@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from driftline.platform.errors import RolloutError
-from driftline.platform.rollout import Action, Observation, Phase, VariantCounters
-from driftline.platform.rollout_controller import RolloutController
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.rollout_store import RolloutStore
-from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.core.errors import RolloutError
+from driftline.rollout.controller import RolloutController
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.phases import Action, Phase
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.store import RolloutStore
+from driftline.rollout.traffic import TrafficConfig, TrafficMode
 
 SPEC = RolloutSpec(
     mode="canary",

@@ -8,20 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from driftline.platform.errors import RolloutError
-from driftline.platform.rollout import (
-    TERMINAL_PHASES,
-    TRANSITIONS,
-    Action,
-    LatencyHistogram,
-    Observation,
-    Phase,
-    RolloutState,
-    VariantCounters,
-)
-from driftline.platform.rollout_machine import abort, promote, start, step, traffic_for
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.traffic import TrafficMode
+from driftline.core.errors import RolloutError
+from driftline.rollout.counters import LatencyHistogram, Observation, VariantCounters
+from driftline.rollout.machine import abort, promote, start, step, traffic_for
+from driftline.rollout.phases import TERMINAL_PHASES, TRANSITIONS, Action, Phase
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.state import RolloutState
+from driftline.rollout.traffic import TrafficMode
 
 SPECS = {
     "shadow": RolloutSpec(mode="shadow", candidate_version="4"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from driftline.platform.rollout import Action, Observation, Phase, RolloutState, VariantCounters
-from driftline.platform.rollout_machine import start, step, traffic_for
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.traffic import TrafficMode
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.machine import start, step, traffic_for
+from driftline.rollout.phases import Action, Phase
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.state import RolloutState
+from driftline.rollout.traffic import TrafficMode
 
 
 def window(n: int, errors: int = 0, latency: float = 0.010, compared: int = 0, agreed: int = 0) -> VariantCounters:

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from driftline.platform.config_loader import load_yaml_model
-from driftline.platform.errors import ConfigError
-from driftline.platform.rollout_spec import ABMetric, ABTest, RolloutSpec
+from driftline.core.config_loader import load_yaml_model
+from driftline.core.errors import ConfigError
+from driftline.rollout.spec import ABMetric, ABTest, RolloutSpec
 
 
 def load(tmp_path: Path, data: dict) -> RolloutSpec:

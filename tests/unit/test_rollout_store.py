@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from driftline.platform.errors import RolloutError
-from driftline.platform.rollout import Observation, VariantCounters
-from driftline.platform.rollout_machine import abort, start, step
-from driftline.platform.rollout_spec import RolloutSpec
-from driftline.platform.rollout_store import LocalFileSystem, RolloutStore
+from driftline.core.errors import RolloutError
+from driftline.core.fs import LocalFileSystem
+from driftline.rollout.counters import Observation, VariantCounters
+from driftline.rollout.machine import abort, start, step
+from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.store import RolloutStore
 
 SPEC = RolloutSpec(
     mode="canary", candidate_version="4", canary={"min_seconds_per_step": 0, "min_requests_per_step": 10}

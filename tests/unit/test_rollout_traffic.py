@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from driftline.platform.errors import ConfigError
-from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.core.errors import ConfigError
+from driftline.rollout.traffic import TrafficConfig, TrafficMode
 
 
 def test_round_trip_through_json() -> None:

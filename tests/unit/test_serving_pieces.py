@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.platform.traffic import TrafficConfig, TrafficMode
+from driftline.rollout.traffic import TrafficConfig, TrafficMode
 from driftline.serve_apps.admin import check_bearer
 from driftline.serve_apps.feedback import parse_feedback
 from driftline.serve_apps.log_writer import LogWriter

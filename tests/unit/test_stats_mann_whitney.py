@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from driftline.platform.errors import DataError
-from driftline.platform.stats import mann_whitney, mann_whitney_from_counts
+from driftline.core.errors import DataError
+from driftline.core.stats import mann_whitney, mann_whitney_from_counts
 
 
 @pytest.mark.parametrize(("seed", "ties"), [(0, False), (1, False), (2, True), (3, True)])

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from driftline.platform.errors import DataError
-from driftline.platform.stats import msprt_normal, msprt_two_proportion, two_proportion
+from driftline.core.errors import DataError
+from driftline.core.stats import msprt_normal, msprt_two_proportion, two_proportion
 
 ALPHA = 0.05
 RUNS = 400

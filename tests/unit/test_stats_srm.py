@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from scipy import stats
 
-from driftline.platform.errors import DataError
-from driftline.platform.stats import srm
+from driftline.core.errors import DataError
+from driftline.core.stats import srm
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from driftline.platform.errors import DataError
-from driftline.platform.stats import newcombe_interval, two_proportion, wilson_interval
+from driftline.core.errors import DataError
+from driftline.core.stats import newcombe_interval, two_proportion, wilson_interval
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from driftline.platform.errors import DataError
-from driftline.platform.stats import welch, welch_from_stats
+from driftline.core.errors import DataError
+from driftline.core.stats import welch, welch_from_stats
 
 
 @pytest.mark.parametrize("seed", range(5))

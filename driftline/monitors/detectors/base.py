@@ -18,7 +18,7 @@ import math
 from abc import ABC, abstractmethod
 from typing import Any
 
-from driftline.platform.errors import DataError
+from driftline.core.errors import DataError
 
 __all__ = ["DriftDetector"]
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 
+from driftline.core.errors import ConfigError
 from driftline.monitors.detectors.base import DriftDetector
-from driftline.platform.errors import ConfigError
 
 __all__ = ["DDM"]
 

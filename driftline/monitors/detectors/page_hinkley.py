@@ -19,8 +19,8 @@ True
 
 from __future__ import annotations
 
+from driftline.core.errors import ConfigError
 from driftline.monitors.detectors.base import DriftDetector
-from driftline.platform.errors import ConfigError
 
 __all__ = ["PageHinkley"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from driftline.core.errors import DriftlineError
 from driftline.datasets.schema import FeatureKind
 from driftline.monitors.stattests.base import StatTestFn
 from driftline.monitors.stattests.chi2 import DEFAULT_THRESHOLD as CHI2_T
@@ -24,7 +25,6 @@ from driftline.monitors.stattests.psi import DEFAULT_THRESHOLD as PSI_T
 from driftline.monitors.stattests.psi import psi
 from driftline.monitors.stattests.wasserstein import DEFAULT_THRESHOLD as W_T
 from driftline.monitors.stattests.wasserstein import wasserstein
-from driftline.platform.errors import DriftlineError
 
 __all__ = ["STAT_TESTS", "StatTestSpec", "get_stat_test"]
 

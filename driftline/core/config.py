@@ -1,0 +1,169 @@
+"""driftline's config schema: one pydantic model for ``configs/local.yaml`` (and any file shaped like it).
+
+The defaults *are* the embedded single-machine setup: local Ray, MLflow on SQLite and every file under one work
+folder (``./.driftline`` unless ``DRIFTLINE_WORKDIR`` or ``--workdir`` says otherwise).
+
+>>> cfg = DriftlineConfig()
+>>> cfg.train.num_workers
+1
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from driftline.core.strict import StrictModel
+
+__all__ = [
+    "ELEC2_PATH_ENV",
+    "REPO_ROOT",
+    "TRACKING_URI_ENV",
+    "WORKDIR_ENV",
+    "DataConfig",
+    "DataSource",
+    "DeploymentResources",
+    "DriftlineConfig",
+    "MlflowConfig",
+    "RayConfig",
+    "ServeConfig",
+    "TrainConfig",
+]
+
+WORKDIR_ENV = "DRIFTLINE_WORKDIR"
+ELEC2_PATH_ENV = "DRIFTLINE_ELEC2_PATH"
+TRACKING_URI_ENV = "DRIFTLINE_MLFLOW_TRACKING_URI"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ELEC2_PATH = (REPO_ROOT / ".." / "shared" / "data" / "elec2" / "elec.csv").resolve()
+
+
+class DataSource(str, Enum):
+    SYNTHETIC = "synthetic"
+    ELEC2 = "elec2"
+
+
+class RayConfig(StrictModel):
+    address: str | None = Field(
+        default=None,
+        description="Ray cluster address; null starts a local Ray (or uses RAY_ADDRESS when it is set).",
+    )
+    num_cpus: int | None = Field(default=None, ge=1, description="CPUs for a local Ray; null lets Ray decide.")
+    log_to_driver: bool = Field(default=False, description="Stream Ray worker logs to the console (noisy).")
+
+
+class MlflowConfig(StrictModel):
+    tracking_uri: str | None = Field(
+        default=None,
+        description=f"MLflow tracking URI; null means ${TRACKING_URI_ENV}, else sqlite:///<workdir>/mlflow.db.",
+    )
+    registry_uri: str | None = Field(default=None, description="Model registry URI; null means the tracking URI.")
+    experiment: str = Field(default="driftline", min_length=1, description="MLflow experiment for driftline runs.")
+    model_name: str = Field(default="driftline-model", min_length=1, description="Registered model name.")
+
+
+class DataConfig(StrictModel):
+    source: DataSource = Field(default=DataSource.SYNTHETIC, description="Where training data comes from.")
+    scenario: str = Field(default="concept_drift", description="Synthetic scenario name (see driftline.datasets).")
+    seed: int = Field(default=7, description="Seed of the synthetic stream.")
+    n_rows: int = Field(default=20_000, ge=100, description="Rows in the synthetic stream.")
+    elec2_path: Path | None = Field(
+        default=None,
+        description=f"Path to Elec2's elec.csv; null means ${ELEC2_PATH_ENV} or ../shared/data/elec2/elec.csv.",
+    )
+
+    def resolved_elec2_path(self) -> Path:
+        if self.elec2_path is not None:
+            return Path(self.elec2_path).expanduser().resolve()
+        env = os.environ.get(ELEC2_PATH_ENV)
+        return Path(env).expanduser().resolve() if env else DEFAULT_ELEC2_PATH
+
+
+class TrainConfig(StrictModel):
+    num_workers: int = Field(default=1, ge=1, description="Ray Train workers (data-parallel ranks).")
+    cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each Ray Train worker reserves.")
+    train_rows: int = Field(default=5_000, ge=50, description="Rows of the stream's start used to train the champion.")
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share held out for validation.")
+    epochs: int = Field(default=8, ge=1, description="Passes over the training data.")
+    batch_size: int = Field(default=128, ge=1, description="Rows per optimiser step on each worker.")
+    learning_rate: float = Field(default=3e-3, gt=0, description="Adam learning rate.")
+    hidden_sizes: tuple[int, ...] = Field(default=(32, 16), description="Hidden layer widths of the MLP.")
+    seed: int = Field(default=0, description="Seed for weights and shuffling.")
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _positive_widths(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(w < 1 for w in value):
+            raise ValueError("hidden_sizes must be a non-empty list of positive integers, e.g. [32, 16]")
+        return value
+
+
+class DeploymentResources(StrictModel):
+    num_replicas: int = Field(default=1, ge=1, description="Replicas of this deployment.")
+    num_cpus: float = Field(default=0.25, ge=0, description="CPUs each replica reserves (fractional fits 2 cores).")
+    max_ongoing_requests: int = Field(default=64, ge=1, description="Concurrent requests per replica.")
+
+
+class ServeConfig(StrictModel):
+    host: str = Field(default="127.0.0.1", description="HTTP host the Serve proxy binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
+    app_name: str = Field(default="driftline", min_length=1, description="Serve application name.")
+    route_prefix: str = Field(default="/", description="Route prefix of the application.")
+    max_batch_rows: int = Field(default=1_000, ge=1, description="Largest batch /predict accepts (else 413).")
+    router: DeploymentResources = Field(default_factory=DeploymentResources)
+    model: DeploymentResources = Field(default_factory=DeploymentResources)
+    admin_token: str | None = Field(
+        default=None, description="Bearer token of the admin API; prefer $DRIFTLINE_ADMIN_TOKEN. None disables it."
+    )
+    shadow_timeout_seconds: float = Field(default=2.0, gt=0, description="A shadow call slower than this is dropped.")
+    shadow_max_in_flight: int = Field(default=32, ge=1, description="Shadow calls beyond this are skipped, not queued.")
+    poll_seconds: float = Field(default=0.5, gt=0, description="How often routers and replicas re-read serving state.")
+    log_flush_rows: int = Field(default=2_000, ge=1, description="Prediction-log rows buffered before a flush.")
+    log_flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a log record waits in memory.")
+
+
+class DriftlineConfig(StrictModel):
+    """The whole config; every section has single-machine defaults."""
+
+    workdir: Path = Field(
+        default=Path(".driftline"),
+        description=f"Work folder for MLflow's database, artifacts, logs and state (env ${WORKDIR_ENV} overrides).",
+    )
+    ray: RayConfig = Field(default_factory=RayConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+
+    @property
+    def workdir_path(self) -> Path:
+        return Path(self.workdir).expanduser().resolve()
+
+    @property
+    def tracking_uri(self) -> str:
+        # Not MLFLOW_TRACKING_URI: mlflow.set_tracking_uri() rewrites that variable in-process whenever any URI is
+        # set, so it would leak one config's store into the next.
+        env = os.environ.get(TRACKING_URI_ENV)
+        return self.mlflow.tracking_uri or env or f"sqlite:///{self.workdir_path / 'mlflow.db'}"
+
+    @property
+    def registry_uri(self) -> str:
+        return self.mlflow.registry_uri or self.tracking_uri
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.workdir_path / "artifacts"
+
+    def with_overrides(self, **changes: Any) -> DriftlineConfig:
+        """Return a copy with dotted-path overrides applied and validated, e.g. ``{"serve.port": 0}``."""
+        data = self.model_dump(mode="python")
+        for dotted, value in changes.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+        return DriftlineConfig.model_validate(data)

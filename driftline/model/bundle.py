@@ -1,0 +1,124 @@
+"""The torch tabular classifier and the bundle that keeps it together with its preprocessing.
+
+A :class:`ModelBundle` is everything needed to predict: schema, fitted preprocessor, network shape and weights,
+and optional per-class output weights (the cheap label-shift fix re-weights outputs without retraining).
+
+>>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
+>>> from driftline.model.preprocess import TabularPreprocessor
+>>> frame, _ = generate_stream("stationary", 100, seed=0)
+>>> bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), hidden_sizes=(8,), seed=0)
+>>> bundle.predict_proba(frame).shape
+(100, 2)
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from driftline.core.errors import DataError
+from driftline.model.preprocess import TabularPreprocessor
+
+__all__ = ["ModelBundle", "TabularMLP"]
+
+
+class TabularMLP(nn.Module):
+    """A small multi-layer perceptron over encoded tabular features, producing class logits."""
+
+    def __init__(self, n_inputs: int, hidden_sizes: tuple[int, ...], n_classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass
+class ModelBundle:
+    """Preprocessor + network config + weights: the unit that is trained, checkpointed, registered and served."""
+
+    preprocessor: TabularPreprocessor
+    hidden_sizes: tuple[int, ...]
+    state_dict: dict[str, torch.Tensor]
+    class_weights: tuple[float, ...] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, preprocessor: TabularPreprocessor, hidden_sizes: tuple[int, ...], seed: int = 0) -> ModelBundle:
+        torch.manual_seed(seed)
+        net = TabularMLP(preprocessor.n_outputs, hidden_sizes, len(preprocessor.schema.classes))
+        return cls(preprocessor, tuple(hidden_sizes), {k: v.detach().clone() for k, v in net.state_dict().items()})
+
+    @property
+    def classes(self) -> tuple[int, ...]:
+        return self.preprocessor.schema.classes
+
+    def build_network(self) -> TabularMLP:
+        """A fresh network with this bundle's weights loaded (the warm start is exactly this)."""
+        net = TabularMLP(self.preprocessor.n_outputs, self.hidden_sizes, len(self.classes))
+        net.load_state_dict(self.state_dict)
+        return net
+
+    def with_weights(self, state_dict: dict[str, torch.Tensor], **metadata: Any) -> ModelBundle:
+        weights = {k: v.detach().cpu().clone() for k, v in state_dict.items()}
+        return replace(self, state_dict=weights, metadata={**self.metadata, **metadata})
+
+    def with_class_weights(self, weights: tuple[float, ...] | None) -> ModelBundle:
+        if weights is not None and (len(weights) != len(self.classes) or min(weights) < 0 or sum(weights) <= 0):
+            raise DataError(
+                f"Class weights {weights} do not fit classes {self.classes}.", "Give one weight >= 0 per class."
+            )
+        return replace(self, class_weights=None if weights is None else tuple(float(w) for w in weights))
+
+    def predict_proba(self, frame: pd.DataFrame, network: TabularMLP | None = None) -> np.ndarray:
+        """Class probabilities, re-weighted by ``class_weights`` when set (Saerens et al. 2002 prior correction)."""
+        net = network or self.build_network()
+        net.eval()
+        with torch.no_grad():
+            logits = net(torch.from_numpy(self.preprocessor.transform(frame)))
+            proba = torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        if self.class_weights is not None:
+            proba = proba * np.asarray(self.class_weights)
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict(self, frame: pd.DataFrame, network: TabularMLP | None = None) -> np.ndarray:
+        return np.asarray(self.classes)[self.predict_proba(frame, network).argmax(axis=1)]
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "preprocessor": self.preprocessor.to_dict(),
+                "hidden_sizes": list(self.hidden_sizes),
+                "state_dict": self.state_dict,
+                "class_weights": None if self.class_weights is None else list(self.class_weights),
+                "metadata": self.metadata,
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> ModelBundle:
+        data = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        weights = data.get("class_weights")
+        return cls(
+            preprocessor=TabularPreprocessor.from_dict(data["preprocessor"]),
+            hidden_sizes=tuple(data["hidden_sizes"]),
+            state_dict=data["state_dict"],
+            class_weights=None if weights is None else tuple(weights),
+            metadata=dict(data.get("metadata", {})),
+        )

@@ -1,0 +1,62 @@
+"""The shadow mirror: a copy of a served request goes to the candidate, off the user's path.
+
+At most ``max_in_flight`` mirrored calls run at once (more are skipped and counted, never queued behind users);
+each has a timeout; a failure or a timeout counts against the candidate; an answer is compared with the
+champion's, counted for the rollout and logged with role ``shadow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from driftline.serve_apps.metrics import RouterMetrics
+from driftline.serve_apps.model_deployment import ModelNotReady
+from driftline.serve_apps.window import TrafficWindow
+
+__all__ = ["ShadowMirror"]
+
+CandidateCall = Callable[[list[dict[str, Any]]], Awaitable[Any]]
+ShadowLog = Callable[[list[dict[str, Any]], str, Any, float], None]
+
+
+class ShadowMirror:
+    """``start(call, rows, request_id, served)`` mirrors one request; returns at once."""
+
+    def __init__(
+        self, timeout_s: float, max_in_flight: int, window: TrafficWindow, metrics: RouterMetrics, log: ShadowLog
+    ) -> None:
+        self._timeout, self._limit = timeout_s, max_in_flight
+        self._window, self._metrics, self._log = window, metrics, log
+        self.in_flight = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, call: CandidateCall, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
+        if self.in_flight >= self._limit:
+            self._metrics.shadow_skipped()
+            return
+        self.in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._mirror(call, rows, request_id, served))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _mirror(self, call: CandidateCall, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(call(rows), self._timeout)
+        except ModelNotReady:
+            self._metrics.shadow_skipped()
+            return
+        except Exception:  # a timeout or a candidate failure stays off the user's path; it is counted
+            self._window.record("candidate", time.perf_counter() - started, error=True)
+            self._metrics.observe("candidate", "shadow", time.perf_counter() - started, error=True)
+            return
+        finally:
+            self.in_flight -= 1
+        latency = time.perf_counter() - started
+        agreed = sum(a == b for a, b in zip(result.predictions, served.predictions, strict=True))
+        self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
+        self._metrics.observe("candidate", "shadow", latency)
+        self._log(rows, request_id, result, latency)

@@ -1,0 +1,72 @@
+"""Registering a candidate: profile -> register with lineage and gate verdict -> alias ``candidate`` on a pass.
+
+Shared by the retrain job and the label-shift re-weight, so both leave the same trail in MLflow: every version is
+registered (a rejected one keeps ``driftline.rejected_reason`` and no alias), ``driftline.gates`` holds the
+verdict, and only a version whose gates passed gets the alias ``candidate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from driftline.datasets.schema import DatasetSchema
+from driftline.model.bundle import ModelBundle
+from driftline.model.registry import CANDIDATE, ModelRegistry
+from driftline.train_jobs.evaluate import Evaluation
+from driftline.train_jobs.gates import GateReport
+
+__all__ = ["RegisteredCandidate", "profile_json", "register_candidate"]
+
+
+def profile_json(rows: pd.DataFrame, schema: DatasetSchema, evaluation: Evaluation) -> str:
+    """The reference profile of ``rows`` with the model's confusion matrix and accuracy on its holdout."""
+    from driftline.monitors.profile import build_reference_profile
+
+    profile = build_reference_profile(
+        rows,
+        schema,
+        confusion_matrix=evaluation.confusion_matrix,
+        baseline={"accuracy": evaluation.accuracy, "n": float(evaluation.n)},
+    )
+    return str(profile.to_json())
+
+
+@dataclass(frozen=True)
+class RegisteredCandidate:
+    version: str
+    passed: bool
+    tags: dict[str, str]
+
+
+def register_candidate(
+    registry: ModelRegistry,
+    bundle: ModelBundle,
+    gates: GateReport,
+    *,
+    profile_rows: pd.DataFrame,
+    evaluation: Evaluation,
+    example: pd.DataFrame,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    tags: dict[str, str],
+    run_name: str,
+) -> RegisteredCandidate:
+    """Register ``bundle`` with its profile, gate verdict and lineage; alias it ``candidate`` only if it passed."""
+    tags = {**tags, "driftline.gates": gates.to_json()}
+    if not gates.passed:
+        tags["driftline.rejected_reason"] = gates.reason[:4000]
+    version = registry.register(
+        bundle,
+        profile_json=profile_json(profile_rows, bundle.preprocessor.schema, evaluation),
+        example=example,
+        metrics=metrics,
+        params=params,
+        tags=tags,
+        run_name=run_name,
+    ).version
+    if gates.passed:
+        registry.set_alias(CANDIDATE, version)
+    return RegisteredCandidate(version, gates.passed, tags)
