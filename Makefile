@@ -30,7 +30,7 @@ integration: $(STAMP)
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 test: lint typecheck
-	$(BIN)/pytest tests/unit tests/integration --doctest-modules driftline $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/integration --doctest-modules driftline --durations=20 $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/driftline demo $(DEMO_ARGS)
