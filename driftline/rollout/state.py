@@ -94,6 +94,8 @@ class RolloutState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RolloutState:
+        """Inverse of :meth:`to_dict` once ``data["spec"]`` is a parsed :class:`RolloutSpec`; read a stored state
+        with :func:`driftline.rollout.store.state_from_dict`, which parses the spec first."""
         data = dict(data)
         if data.pop("schema", 1) != 1:
             raise RolloutError("Rollout state has an unknown schema version.", "Upgrade driftline to read it.")
@@ -101,9 +103,8 @@ class RolloutState:
         for name in counters:
             data[name] = VariantCounters.from_dict(data.get(name) or {})
         data["phase"] = Phase(data["phase"])
-        from driftline.rollout.spec import RolloutSpec  # the spec imports the modes, which import this module
-
-        data["spec"] = RolloutSpec.model_validate(data["spec"])
+        if isinstance(data.get("spec"), Mapping):
+            raise RolloutError("RolloutState.from_dict needs a parsed spec.", "Use rollout.store.state_from_dict.")
         data["history"] = tuple(Transition.from_dict(t) for t in data.get("history") or ())
         return cls(**data)
 

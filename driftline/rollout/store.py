@@ -21,17 +21,25 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from driftline.core.errors import RolloutError
 from driftline.core.fs import FileSystem, LocalFileSystem
 from driftline.core.paths import state_dir
+from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.state import RolloutState, Transition
 
-__all__ = ["STATE_FILE", "TRANSITIONS_FILE", "RolloutStore"]
+__all__ = ["STATE_FILE", "TRANSITIONS_FILE", "RolloutStore", "state_from_dict"]
 
 STATE_FILE = "rollout.json"
 TRANSITIONS_FILE = "transitions.jsonl"
+
+
+def state_from_dict(data: Mapping[str, Any]) -> RolloutState:
+    """A stored state (the JSON form of :meth:`RolloutState.to_dict`), its spec validated."""
+    return RolloutState.from_dict({**data, "spec": RolloutSpec.model_validate(data["spec"])})
 
 
 class RolloutStore:
@@ -60,7 +68,7 @@ class RolloutStore:
         if text is None:
             return None
         try:
-            return RolloutState.from_dict(json.loads(text))
+            return state_from_dict(json.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
             raise RolloutError(
                 f"Rollout state {self.state_path} is unreadable: {exc}.",

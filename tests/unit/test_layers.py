@@ -38,7 +38,7 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, dotted module) of every import in ``path``, relative imports resolved."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    package = parts[:-1]  # a module and an __init__ both resolve relative imports against their folder
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

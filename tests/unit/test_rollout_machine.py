@@ -13,7 +13,7 @@ from driftline.rollout.counters import LatencyHistogram, Observation, VariantCou
 from driftline.rollout.machine import abort, promote, start, step, traffic_for
 from driftline.rollout.phases import TERMINAL_PHASES, TRANSITIONS, Action, Phase
 from driftline.rollout.spec import RolloutSpec
-from driftline.rollout.state import RolloutState
+from driftline.rollout.store import state_from_dict
 from driftline.rollout.traffic import TrafficMode
 
 SPECS = {
@@ -93,7 +93,7 @@ def test_state_json_round_trip() -> None:
     win = VariantCounters.from_samples(rng.lognormal(-4, 0.5, 300), errors=3, labelled=50, correct=40)
     state = step(state, Observation(10.0, win, win)).state
     state = abort(state, now=11.0, reason="operator").state
-    again = RolloutState.from_dict(json.loads(json.dumps(state.to_dict())))
+    again = state_from_dict(json.loads(json.dumps(state.to_dict())))
     assert again == state
 
 
