@@ -3,7 +3,8 @@
 Both engines call :func:`summarize_table` on Arrow tables (the whole window in memory, or one Ray Data block at a
 time), so the same rows are kept and counted the same way: ``role == "served"`` rows only when a ``role``
 column exists, ``since <= timestamp < until`` when bounds are given, labels from the feedback log joined on
-``request_id`` (else from the label column when the window has one).
+``(request_id, row)`` (a multi-row request has one label per row; a table without a ``row`` column is row 0),
+else from the label column when the window has one.
 
 >>> import numpy as np, pyarrow as pa
 >>> from driftline.monitors.summaries import NumericSummary
@@ -29,7 +30,7 @@ from driftline.monitors.columns import category_counts, class_index, float_value
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
 
-__all__ = ["Feedback", "SummaryPlan", "load_feedback", "open_dataset", "summarize_table", "to_micros"]
+__all__ = ["Feedback", "SummaryPlan", "feedback_keys", "load_feedback", "open_dataset", "summarize_table", "to_micros"]
 
 PREDICTION = "prediction"
 US_UTC = pa.timestamp("us", tz="UTC")
@@ -49,15 +50,28 @@ def to_micros(when: str | datetime | None) -> int | None:
     return round(when.timestamp() * 1_000_000)
 
 
+_KEY_SEP = "\x1f"  # unit separator: cannot appear in a request id the router issues or accepts
+
+
+def feedback_keys(table: pa.Table) -> pa.Array:
+    """The join key of each row: ``request_id`` and ``row`` (0 when the table has no row column)."""
+    ids = table.column("request_id").cast(pa.string())
+    if "row" in table.column_names:
+        rows = table.column("row").cast(pa.int64()).cast(pa.string())
+    else:
+        rows = pa.array(["0"] * table.num_rows, pa.string())
+    return pc.binary_join_element_wise(ids, rows, _KEY_SEP)
+
+
 @dataclass(frozen=True)
 class Feedback:
-    """Labels keyed by request id (last label per id wins), small enough to ship to every block."""
+    """Labels keyed by (request_id, row) (the last label per key wins), small enough to ship to every block."""
 
-    request_ids: pa.Array
+    keys: pa.Array
     labels: pa.Array
 
-    def labels_for(self, request_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
-        pos = pc.index_in(request_ids, value_set=self.request_ids)
+    def labels_for(self, table: pa.Table) -> pa.Array:
+        pos = pc.index_in(feedback_keys(table), value_set=self.keys)
         return pc.take(self.labels, pos)
 
 
@@ -75,14 +89,16 @@ class SummaryPlan:
     since_us: int | None = None
     until_us: int | None = None
     feedback: Feedback | None = field(default=None, repr=False)
+    has_row: bool = False  # the window has a ``row`` column (multi-row requests)
 
     @property
     def columns(self) -> list[str]:
         """Columns to read from the window (projection pushed into the Parquet reader)."""
         extra = [self.label_column, self.prediction_column, self.timestamp_column]
         extra += ["role"] if self.filter_role else []
-        extra += ["request_id"] if self.feedback is not None else []
-        return list(dict.fromkeys([*self.numeric, *self.categorical, *(c for c in extra if c)]))
+        extra += ["request_id", "row"] if self.feedback is not None else []
+        wanted = dict.fromkeys([*self.numeric, *self.categorical, *(c for c in extra if c)])
+        return [c for c in wanted if c != "row" or self.has_row]
 
     @classmethod
     def for_window(
@@ -136,6 +152,7 @@ class SummaryPlan:
             since_us=since_us,
             until_us=until_us,
             feedback=feedback,
+            has_row="row" in names,
         )
 
 
@@ -173,7 +190,7 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     labels = LabelSummary.empty(k)
     y = p = None
     if plan.feedback is not None:
-        y = class_index(plan.feedback.labels_for(table.column("request_id")), plan.classes, "label (feedback)")
+        y = class_index(plan.feedback.labels_for(table), plan.classes, "label (feedback)")
     elif plan.label_column is not None:
         y = class_index(table.column(plan.label_column), plan.classes, plan.label_column)
     if plan.prediction_column is not None:
@@ -215,7 +232,7 @@ def open_dataset(path: str | Path) -> pads.Dataset:
 
 
 def load_feedback(path: str | Path) -> Feedback:
-    """Read the feedback log (request_id, label[, timestamp]); the latest label per request id wins."""
+    """Read the feedback log (request_id[, row], label[, timestamp]); the latest label per (request_id, row) wins."""
     table = open_dataset(path).to_table()
     missing = {"request_id", "label"} - set(table.column_names)
     if missing:
@@ -224,11 +241,10 @@ def load_feedback(path: str | Path) -> Feedback:
         )
     if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
         table = table.sort_by([("timestamp", "ascending")])
-    ids = table.column("request_id").cast(pa.string())
-    # keep the last occurrence of each id: reverse, take first indices of unique values
+    keys = feedback_keys(table)
+    # keep the last occurrence of each key: reverse, take first indices of unique values
     rev = pa.array(np.arange(table.num_rows)[::-1])
-    ids_rev = pc.take(ids, rev)
-    uniq = pc.unique(ids_rev)
-    first = pc.index_in(uniq, value_set=ids_rev)
+    keys_rev = pc.take(keys, rev)
+    first = pc.index_in(pc.unique(keys_rev), value_set=keys_rev)
     keep = pc.take(rev, first)
-    return Feedback(pc.take(ids, keep).combine_chunks(), pc.take(table.column("label"), keep).combine_chunks())
+    return Feedback(pc.take(keys, keep).combine_chunks(), pc.take(table.column("label"), keep).combine_chunks())

@@ -87,3 +87,26 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main([*args[:2], "--current", str(bad), *args[4:]]) == 2
     assert "lacks feature columns ['x1']" in capsys.readouterr().err
     assert main([*args, "--current", str(tmp_path / "nope")]) == 2
+
+
+def test_labels_join_multi_row_requests_on_request_id_and_row(tmp_path: Path) -> None:
+    """200 two-row requests on which the model is always right: accuracy 1.0 and no fake label shift."""
+    ref = _write(tmp_path / "ref.parquet", 3_000, 9, prior=0.5)
+    rng = np.random.default_rng(10)
+    n = 200
+    labels = np.tile([0, 1], n)  # row 0 is always class 0, row 1 class 1
+    window = pd.DataFrame({f"x{i}": rng.normal(0, 1, 2 * n) for i in range(3)})
+    window["region"] = rng.choice(["a", "b"], 2 * n)
+    window["request_id"] = np.repeat([f"req-{i}" for i in range(n)], 2)
+    window["row"] = np.tile([0, 1], n)
+    window["role"] = "served"
+    window["prediction"] = labels
+    window.to_parquet(tmp_path / "window.parquet")
+    feedback = window[["request_id", "row"]].assign(label=labels)
+    feedback.to_parquet(tmp_path / "feedback.parquet")
+    rep = run_drift_job(
+        ref, tmp_path / "window.parquet", None, feedback=tmp_path / "feedback.parquet", log_to_mlflow=False
+    )
+    assert rep["window"]["labelled_rows"] == 2 * n
+    assert rep["performance"]["current"] == 1.0
+    assert rep["label_shift"]["observed_prior"] == {"0": 0.5, "1": 0.5}
