@@ -19,6 +19,7 @@ probabilities, latency_ms. A feedback record: request_id, row, timestamp, label.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -45,32 +46,61 @@ def hour_partition(timestamp: float) -> str:
 
 
 class ParquetSink:
-    """Appends batches of records (dicts with a float ``timestamp`` in Unix seconds) as new Parquet files."""
+    """Appends batches of records (dicts with a float ``timestamp`` in Unix seconds) as new Parquet files.
+
+    Each file is written atomically (temp file, fsync, rename), one per hour partition, so a failed write leaves
+    no partial file and a retry of the partitions that failed duplicates nothing. A file that cannot be read is
+    moved to ``<root>/quarantine/`` and counted, never fatal.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.quarantined = 0
 
-    def write(self, log: str, records: list[dict[str, Any]]) -> int:
+    @staticmethod
+    def partitions(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         by_hour: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             by_hour[hour_partition(record["timestamp"])].append(record)
-        stamp = datetime.now(tz=timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        for partition, rows in by_hour.items():
-            table = pa.Table.from_pylist(rows)
-            seconds = table.column("timestamp").cast(pa.float64())
-            micros = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64())
-            table = table.set_column(
-                table.schema.get_field_index("timestamp"), "timestamp", micros.cast(pa.timestamp("us", tz="UTC"))
-            )
-            folder = self.root / log / partition
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-            atomic_write(target, partial(pq.write_table, table))  # readers never see half a file
+        return dict(by_hour)
+
+    def write(self, log: str, records: list[dict[str, Any]]) -> int:
+        for partition, rows in self.partitions(records).items():
+            self.write_partition(log, partition, rows)
         return len(records)
 
+    def write_partition(self, log: str, partition: str, rows: list[dict[str, Any]]) -> None:
+        """One new file in ``log/partition``: all of ``rows`` or, on any error, nothing."""
+        table = pa.Table.from_pylist(rows)
+        seconds = table.column("timestamp").cast(pa.float64())
+        micros = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64())
+        table = table.set_column(
+            table.schema.get_field_index("timestamp"), "timestamp", micros.cast(pa.timestamp("us", tz="UTC"))
+        )
+        folder = self.root / log / partition
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(tz=timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        target = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+        atomic_write(target, partial(pq.write_table, table))  # readers never see half a file
+
+    def files(self, log: str) -> list[Path]:
+        return sorted((self.root / log).glob("dt=*/hour=*/part-*.parquet"))
+
     def read(self, log: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Everything in one log (for tests and small windows; the drift job uses Ray Data)."""
-        files = sorted((self.root / log).glob("dt=*/hour=*/part-*.parquet"))
-        if not files:
+        """Everything in one log (for tests and small windows; the drift job uses Ray Data); bad files are
+        quarantined."""
+        frames = []
+        for path in self.files(log):
+            try:
+                frames.append(pq.read_table(path, columns=columns).to_pandas())
+            except (OSError, pa.ArrowException):
+                self._quarantine(path)
+        if not frames:
             return pd.DataFrame(columns=columns or [])
-        return pd.concat([pq.read_table(f, columns=columns).to_pandas() for f in files], ignore_index=True)
+        return pd.concat(frames, ignore_index=True)
+
+    def _quarantine(self, path: Path) -> None:
+        target = self.root / "quarantine" / path.relative_to(self.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        self.quarantined += 1

@@ -89,6 +89,10 @@ async def _json(request: Request) -> Any:
         raise PayloadError(400, "bad_json", "The body is not valid JSON.") from None
 
 
+# "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
+_FEEDBACK_STATUS = {"accepted": 200, "duplicate": 200, "unknown_request_id": 404, "conflict": 409, "unavailable": 503}
+
+
 @serve.ingress(api)
 class Router:
     """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder)."""
@@ -239,7 +243,7 @@ class Router:
                 self._window.label(scored["variant"], scored["correct"])
         if single:
             outcome = outcomes[0]
-            status = {"accepted": 200, "duplicate": 200, "unknown_request_id": 404, "conflict": 409}[outcome["status"]]
+            status = _FEEDBACK_STATUS[outcome["status"]]
             return JSONResponse(outcome, status_code=status)
         counts: dict[str, int] = {}
         for outcome in outcomes:
@@ -258,6 +262,10 @@ class Router:
                 health["candidate_loaded"] = candidate["version"]
             except Exception:
                 health["candidate_loaded"] = None
+        logs = await self._writer.health.remote()
+        health["logs"] = logs
+        if logs["status"] != "ok":  # serving still answers; labels or log rows may be refused until it recovers
+            health["status"] = "degraded"
         return health
 
     @api.get("/rollout", summary="Rollout state, serving state and the transition history (open to read)")
