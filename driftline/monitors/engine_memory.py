@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import WindowSummary
-from driftline.monitors.window import Feedback, SummaryPlan, open_dataset, summarize_table
+from driftline.monitors.window import Feedback, SummaryPlan, open_window, summarize_table
 
 __all__ = ["summarize_arrow", "summarize_frame", "summarize_parquet"]
 
@@ -50,6 +51,7 @@ def summarize_parquet(
     feedback: Feedback | None = None,
 ) -> WindowSummary:
     """Read the needed columns of a Parquet window into memory and summarise them."""
-    dataset = open_dataset(path)
+    dataset, files = open_window(path, since, until)
     plan = SummaryPlan.for_window(profile, dataset.schema, since=since, until=until, feedback=feedback)
-    return summarize_table(dataset.to_table(columns=plan.columns), plan)
+    summary = summarize_table(dataset.to_table(columns=plan.columns), plan)
+    return replace(summary, skipped_files=len(files.skipped))

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pyarrow as pa
 from driftline.core.errors import DataError, DriftlineError
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import WindowSummary
-from driftline.monitors.window import Feedback, SummaryPlan, open_dataset, summarize_table
+from driftline.monitors.window import Feedback, SummaryPlan, open_window, summarize_table
 
 __all__ = ["summarize_parquet_ray"]
 
@@ -54,8 +55,9 @@ def summarize_parquet_ray(
     """
     import ray
 
-    plan = SummaryPlan.for_window(profile, open_dataset(path).schema, since=since, until=until, feedback=feedback)
-    ds = ray.data.read_parquet(str(path), columns=plan.columns)
+    dataset, files = open_window(path, since, until)
+    plan = SummaryPlan.for_window(profile, dataset.schema, since=since, until=until, feedback=feedback)
+    ds = ray.data.read_parquet(files.paths, columns=plan.columns)
     blocks = ds.map_batches(
         _summarize_block,
         batch_format="pyarrow",
@@ -73,4 +75,4 @@ def summarize_parquet_ray(
             total = part if total is None else total.merge(part)
     if total is None:
         raise DataError(f"The window at {path} has no rows.", "Check the --current path and the time window.")
-    return total
+    return replace(total, skipped_files=len(files.skipped))

@@ -211,6 +211,7 @@ def build_report(
             "end": _iso(window.ts_max),
             "rows": window.rows,
             "labelled_rows": int(window.labels.label_counts.sum()),
+            "skipped_files": window.skipped_files,
         },
         "reference": {"source": reference_source or profile.source, "rows": profile.n_rows, "n_bins": profile.n_bins},
         "features": features,

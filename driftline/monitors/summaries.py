@@ -225,6 +225,7 @@ class WindowSummary:
     has_predictions: bool = False
     ts_min: int | None = None  # microseconds since the epoch, UTC
     ts_max: int | None = None
+    skipped_files: int = 0  # unreadable files left out of the window
 
     def merge(self, other: WindowSummary) -> WindowSummary:
         def _pick(a: int | None, b: int | None, fn: Any) -> int | None:
@@ -239,4 +240,5 @@ class WindowSummary:
             self.has_predictions or other.has_predictions,
             _pick(self.ts_min, other.ts_min, min),
             _pick(self.ts_max, other.ts_max, max),
+            self.skipped_files + other.skipped_files,
         )

@@ -29,8 +29,18 @@ from driftline.datasets.schema import FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
+from driftline.monitors.window_files import WindowFiles, window_files
 
-__all__ = ["Feedback", "SummaryPlan", "feedback_keys", "load_feedback", "open_dataset", "summarize_table", "to_micros"]
+__all__ = [
+    "Feedback",
+    "SummaryPlan",
+    "feedback_keys",
+    "load_feedback",
+    "open_dataset",
+    "open_window",
+    "summarize_table",
+    "to_micros",
+]
 
 PREDICTION = "prediction"
 US_UTC = pa.timestamp("us", tz="UTC")
@@ -220,8 +230,14 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     )
 
 
-def open_dataset(path: str | Path) -> pads.Dataset:
-    """A Parquet file or folder (hive partitions such as ``dt=.../hour=...`` are read as columns)."""
+def open_dataset(path: str | Path | list[str]) -> pads.Dataset:
+    """A Parquet file, folder (hive partitions such as ``dt=.../hour=...`` are read as columns) or list of files."""
+    if isinstance(path, list):
+        if not path:
+            raise DataError(
+                "The window has no readable Parquet files.", "Check the --current path and the time window."
+            )
+        return pads.dataset(path, format="parquet")
     p = Path(path)
     if "://" not in str(path) and not p.exists():
         raise DataError(f"No Parquet data at {path}.", "Check the --current/--reference path.")
@@ -229,6 +245,16 @@ def open_dataset(path: str | Path) -> pads.Dataset:
         return pads.dataset(str(path), format="parquet", partitioning="hive")
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"Could not read Parquet at {path}: {exc}.", "Pass a Parquet file or folder.") from None
+
+
+def open_window(
+    path: str | Path, since: str | datetime | None = None, until: str | datetime | None = None
+) -> tuple[pads.Dataset, WindowFiles]:
+    """The window's dataset over only the readable files of the hour partitions it needs (see window_files)."""
+    if "://" not in str(path) and not Path(path).exists():
+        raise DataError(f"No Parquet data at {path}.", "Check the --current/--reference path.")
+    files = window_files(path, to_micros(since), to_micros(until))
+    return open_dataset(files.paths), files
 
 
 def load_feedback(path: str | Path) -> Feedback:

@@ -110,3 +110,49 @@ def test_labels_join_multi_row_requests_on_request_id_and_row(tmp_path: Path) ->
     assert rep["window"]["labelled_rows"] == 2 * n
     assert rep["performance"]["current"] == 1.0
     assert rep["label_shift"]["observed_prior"] == {"0": 0.5, "1": 0.5}
+
+
+def _hourly_log(root: Path, hours: int, rows_per_hour: int, seed: int) -> None:
+    from driftline.serve_apps.prediction_log import PREDICTIONS, ParquetSink
+
+    rng = np.random.default_rng(seed)
+    sink = ParquetSink(root)
+    t0 = 1767225600.0  # 2026-01-01T00:00:00Z
+    for h in range(hours):
+        records = [
+            {
+                "request_id": f"h{h}-{i}",
+                "row": 0,
+                "timestamp": t0 + h * 3600 + i,
+                "role": "served",
+                **{f"x{j}": float(rng.normal()) for j in range(3)},
+                "region": str(rng.choice(["a", "b"])),
+                "prediction": int(rng.random() < 0.3),
+            }
+            for i in range(rows_per_hour)
+        ]
+        sink.write(PREDICTIONS, records)
+
+
+def test_a_torn_file_in_the_window_is_skipped_and_reported(tmp_path: Path) -> None:
+    from driftline.serve_apps.prediction_log import PREDICTIONS, ParquetSink
+
+    ref = _write(tmp_path / "ref.parquet", 2_000, 11)
+    _hourly_log(tmp_path / "logs", hours=3, rows_per_hour=150, seed=12)
+    ParquetSink(tmp_path / "logs").files(PREDICTIONS)[1].write_bytes(b"PAR1 not really")
+    rep = run_drift_job(ref, tmp_path / "logs" / PREDICTIONS, None, log_to_mlflow=False)
+    assert rep["window"]["skipped_files"] == 1 and rep["window"]["rows"] == 300
+
+
+def test_a_window_reads_only_the_hour_partitions_it_needs(tmp_path: Path) -> None:
+    from driftline.monitors.window_files import window_files
+    from driftline.serve_apps.prediction_log import PREDICTIONS
+
+    ref = _write(tmp_path / "ref.parquet", 2_000, 13)
+    _hourly_log(tmp_path / "logs", hours=48, rows_per_hour=100, seed=14)
+    log = tmp_path / "logs" / PREDICTIONS
+    since, until = "2026-01-02T10:30:00Z", "2026-01-02T12:00:00Z"
+    files = window_files(log, 1767349800_000000, 1767355200_000000)
+    assert [Path(p).parent.name for p in files.paths] == ["hour=10", "hour=11"]
+    rep = run_drift_job(ref, log, None, since=since, until=until, log_to_mlflow=False)
+    assert rep["window"]["rows"] == 100  # hour 11's rows; hour 10's (10:00:00-10:01:39) are before `since`
