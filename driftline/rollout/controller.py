@@ -1,8 +1,10 @@
 """The thin controller: load state, call the pure machine, save, then apply side effects through adapters.
 
 Order per change: save the state first (it is the source of truth), then publish traffic, then move the
-MLflow aliases. The adapters are idempotent, so after a crash between these steps :meth:`reconcile`
-re-applies the stored state's effects; a restarted controller calls it once.
+MLflow aliases. The adapters are idempotent; an effect that failed (MLflow down at promotion, say) stays pending
+and :meth:`reconcile_pending` re-applies the stored state's effects at every tick until they took. A restarted
+controller starts with everything pending. One lock serialises every operation (the tick thread and the admin
+calls), so a load-decide-save never interleaves with another: an operator's abort is never overwritten.
 
 >>> import tempfile
 >>> from driftline.rollout.spec import RolloutSpec
@@ -20,6 +22,8 @@ re-applies the stored state's effects; a restarted controller calls it once.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -63,40 +67,59 @@ class RolloutController:
         self.publisher = publisher
         self.aliases = aliases
         self._champion_version = champion_version
+        self._lock = threading.RLock()
+        self._applied: int | None = None  # revision whose effects all took; None: unknown (e.g. after a restart)
+        self.effect_error: str | None = None
 
     def status(self) -> RolloutState | None:
         return self.store.load()
 
     def start(self, spec: RolloutSpec, now: float) -> RolloutState:
         """Begin a rollout; refused while another one is active."""
-        current = self.store.load()
-        if current is not None and not current.terminal:
-            raise RolloutError(
-                f"Rollout {current.rollout_id} of version {current.spec.candidate_version} is still in phase "
-                f"{current.phase.value}.",
-                "Promote or abort it first (driftline rollout promote|abort).",
-            )
-        saved = self.store.save(start(spec, now))
-        self._publish(saved)
-        return saved
+        with self._lock:
+            current = self.store.load()
+            if current is not None and not current.terminal:
+                raise RolloutError(
+                    f"Rollout {current.rollout_id} of version {current.spec.candidate_version} is still in phase "
+                    f"{current.phase.value}.",
+                    "Promote or abort it first (driftline rollout promote|abort).",
+                )
+            saved = self.store.save(start(spec, now))
+            self._effects(saved, aliases=False)
+            return saved
 
     def tick(self, observation: Observation) -> Decision:
         """One control-loop iteration: fold in the routers' window and apply the decision."""
-        return self._apply(step(self._require(), observation))
+        with self._lock:
+            return self._apply(step(self._require(), observation))
 
     def promote(self, now: float, reason: str = "manual promote") -> Decision:
-        return self._apply(promote(self._require(), now, reason))
+        with self._lock:
+            return self._apply(promote(self._require(), now, reason))
 
     def abort(self, now: float, reason: str = "manual abort") -> Decision:
-        return self._apply(abort(self._require(), now, reason))
+        with self._lock:
+            return self._apply(abort(self._require(), now, reason))
 
     def reconcile(self) -> RolloutState | None:
-        """Re-apply the stored state's traffic and aliases (idempotent); call after a restart."""
-        state = self.store.load()
-        if state is not None:
-            self._publish(state)
-            self._move_aliases(state)
-        return state
+        """Re-apply the stored state's traffic and aliases (idempotent); raises when an effect fails."""
+        with self._lock:
+            state = self.store.load()
+            if state is not None:
+                self._effects(state)
+            return state
+
+    def reconcile_pending(self) -> bool:
+        """Re-apply the stored state's effects unless they already took; True when nothing is pending now."""
+        with self._lock:
+            state = self.store.load()
+            if state is None or state.revision == self._applied:
+                return True
+            try:
+                self._effects(state)
+            except Exception:  # recorded in effect_error; tried again at the next tick
+                return False
+            return True
 
     def _require(self) -> RolloutState:
         state = self.store.load()
@@ -110,15 +133,20 @@ class RolloutController:
         saved = self.store.save(decision.state)
         decision = Decision(decision.action, saved, decision.reason, decision.evidence)
         if decision.action is not Action.HOLD:
-            self._publish(saved)
-            self._move_aliases(saved)
+            with contextlib.suppress(Exception):  # the decision stands; its effects stay pending until they take
+                self._effects(saved)
         return decision
 
-    def _publish(self, state: RolloutState) -> None:
-        self.publisher.publish(traffic_for(state, self._champion_version()))
-
-    def _move_aliases(self, state: RolloutState) -> None:
-        if state.phase is Phase.PROMOTED:
-            self.aliases.promote(state.spec.candidate_version)
-        elif state.phase is Phase.ROLLED_BACK:
-            self.aliases.rollback()
+    def _effects(self, state: RolloutState, aliases: bool = True) -> None:
+        """Publish the state's traffic and move its aliases; remember the revision once both took."""
+        try:
+            self.publisher.publish(traffic_for(state, self._champion_version()))
+            if aliases and state.phase is Phase.PROMOTED:
+                self.aliases.promote(state.spec.candidate_version)
+            elif aliases and state.phase is Phase.ROLLED_BACK:
+                self.aliases.rollback()
+        except Exception as exc:
+            self.effect_error = f"{type(exc).__name__}: {exc}"
+            self._applied = None
+            raise
+        self.effect_error, self._applied = None, state.revision

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from driftline.core.clock import MonotonicClock
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import RolloutError
 from driftline.core.paths import state_dir
@@ -19,11 +20,18 @@ from driftline.core.timeline import Timeline
 from driftline.rollout.controller import RolloutController
 from driftline.rollout.counters import Observation, VariantCounters
 from driftline.rollout.spec import RolloutSpec
+from driftline.rollout.state import RolloutState
 from driftline.rollout.store import RolloutStore
 from driftline.rollout.traffic import TrafficConfig
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 
 __all__ = ["Controller", "MlflowAliases", "ServingPublisher"]
+
+
+def _latest_time(state: RolloutState | None) -> float:
+    if state is None:
+        return 0.0
+    return max([state.started_at, state.step_started_at, *(t.time for t in state.history)])
 
 
 class ServingPublisher:
@@ -77,7 +85,10 @@ class Controller:
             MlflowAliases(cfg),
             lambda: self.publisher.state.traffic.champion_version,
         )
-        self.controller.reconcile()
+        stored = self.controller.status()
+        # Decisions use a monotonic clock anchored at the newest persisted time: wall-clock steps change nothing.
+        self.clock = MonotonicClock(floor=_latest_time(stored))
+        self.controller.reconcile_pending()
         self.timeline = Timeline(state_dir(cfg.workdir_path))
         self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
         self._lock = threading.Lock()
@@ -99,6 +110,8 @@ class Controller:
                 self._window[variant] = self._window[variant] + VariantCounters.from_dict(counters)
 
     def tick(self) -> dict[str, Any] | None:
+        if not self.controller.reconcile_pending():
+            self._last = {"error": f"effects pending: {self.controller.effect_error}", "at": time.time()}
         state = self.controller.status()
         if state is None or state.terminal:
             with self._lock:  # nothing to decide: drop the window so it does not leak into the next rollout
@@ -106,7 +119,7 @@ class Controller:
             return None
         with self._lock:
             window, self._window = self._window, {"champion": VariantCounters(), "candidate": VariantCounters()}
-        decision = self.controller.tick(Observation(time.time(), window["champion"], window["candidate"]))
+        decision = self.controller.tick(Observation(self.clock.now(), window["champion"], window["candidate"]))
         self._last = {"action": decision.action.value, "reason": decision.reason, "at": time.time()}
         return self._last
 
@@ -116,15 +129,15 @@ class Controller:
             raise RolloutError(
                 f"Version {parsed.candidate_version} is already the champion.", "Roll out a different version."
             )
-        self.controller.start(parsed, time.time())
+        self.controller.start(parsed, self.clock.now())
         return self.status()
 
     def promote(self, reason: str = "manual promote") -> dict[str, Any]:
-        self.controller.promote(time.time(), reason)
+        self.controller.promote(self.clock.now(), reason)
         return self.status()
 
     def abort(self, reason: str = "manual abort") -> dict[str, Any]:
-        self.controller.abort(time.time(), reason)
+        self.controller.abort(self.clock.now(), reason)
         return self.status()
 
     def serving(self) -> dict[str, Any]:

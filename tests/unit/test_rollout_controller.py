@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,63 @@ def test_restart_resumes_and_reconcile_reapplies(tmp_path: Path) -> None:
     assert pub.configs[-1].candidate_weight == 0.2 and aliases.calls == []
     d = restarted.tick(Observation(2.0, ok(100), ok(30)))
     assert d.action is Action.ADVANCE  # 30 + 30 >= 50 requests: the counters survived the restart
+
+
+def test_an_abort_racing_the_tick_thread_is_never_undone(tmp_path: Path) -> None:
+    """100 races of a manual abort against a thread that keeps stepping a canary: the abort always stands."""
+    import threading
+
+    spec = RolloutSpec(
+        mode="canary",
+        candidate_version="4",
+        canary={"steps": [0.1, 0.5, 1.0], "min_requests_per_step": 1, "min_seconds_per_step": 0},
+    )
+    for i in range(100):
+        ctl, _, aliases = make(tmp_path / str(i))
+        ctl.start(spec, now=0.0)
+        stop = threading.Event()
+
+        def ticking(ctl: RolloutController = ctl, stop: threading.Event = stop) -> None:
+            now = 1.0
+            while not stop.is_set():
+                ctl.tick(Observation(now, ok(20), ok(5)))  # every tick passes the step: the ramp advances
+                now += 1.0
+
+        thread = threading.Thread(target=ticking)
+        thread.start()
+        try:
+            # RolloutError: the ramp finished first, so it was promoted before the abort arrived (a legal outcome)
+            with contextlib.suppress(RolloutError):
+                ctl.abort(now=0.5)
+        finally:
+            stop.set()
+            thread.join()
+        final = ctl.status()
+        assert final is not None and final.phase in (Phase.ROLLED_BACK, Phase.PROMOTED)
+        if final.phase is Phase.ROLLED_BACK:
+            assert final.history[-1].reason == "manual abort" and final.candidate_weight == 0.0
+            assert ("rollback",) in aliases.calls and ("promote", "4") not in aliases.calls
+        assert [t.to_phase for t in final.history].count(final.phase) == 1  # no resurrection, no second end
+
+
+def test_an_alias_that_fails_at_promotion_is_moved_at_a_later_tick(tmp_path: Path) -> None:
+    class FlakyAliases(FakeAliases):
+        down = True
+
+        def promote(self, candidate_version: str) -> None:
+            if self.down:
+                raise ConnectionError("MLflow is down")
+            super().promote(candidate_version)
+
+    pub, aliases = FakePublisher(), FlakyAliases()
+    ctl = RolloutController(RolloutStore(tmp_path), pub, aliases, champion_version=lambda: "3")
+    ctl.start(SPEC, now=0.0)
+    ctl.tick(Observation(1.0, ok(200), ok(60)))
+    decision = ctl.tick(Observation(2.0, ok(200), ok(60)))
+    assert decision.action is Action.PROMOTE and decision.state.phase is Phase.PROMOTED
+    assert pub.configs[-1].champion_version == "4"  # traffic switched, alias not yet
+    assert "MLflow is down" in (ctl.effect_error or "") and aliases.calls == []
+    assert ctl.reconcile_pending() is False  # still down: pending
+    aliases.down = False
+    assert ctl.reconcile_pending() is True and aliases.calls == [("promote", "4")]
+    assert ctl.reconcile_pending() is True and aliases.calls == [("promote", "4")]  # applied once, then idle
