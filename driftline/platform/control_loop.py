@@ -193,12 +193,14 @@ class ControlLoop:
         decision = decide(policy, report, now, self.policy_cfg)
         self._event(result, "decision", f"{decision.kind.value}: {decision.reason}", evidence=decision.evidence)
         result.action, result.reason = decision.kind.value, decision.reason
+        # The attempt consumes cooldown and budget before it runs: a retrain that fails is not retried every tick.
+        state.policy = policy.after(decision, now)
+        self.store.save(state)
         candidate = None
         if decision.kind in (DecisionKind.RETRAIN, DecisionKind.UPDATE):
             candidate = self._retrain(decision.reason, result, since=since)
         elif decision.kind is DecisionKind.REWEIGHT:
             candidate = self._reweight(decision.class_weights or {}, result, since=since)
-        state.policy = policy.after(decision, now)
         if candidate is not None:
             spec = {**self.loop_cfg.rollout, "candidate_version": candidate}
             self.rollouts.start(spec)

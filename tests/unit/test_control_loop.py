@@ -102,3 +102,46 @@ def test_example_loop_config_loads_and_declares_a_valid_rollout() -> None:
     cfg = load_yaml_model(repo / "configs" / "loop.yaml", ControlLoopConfig)
     spec = RolloutSpec.model_validate({**cfg.rollout, "candidate_version": "7"})
     assert spec.shadow is not None and spec.shadow.then_canary and spec.canary is not None
+
+
+def test_a_failing_retrain_consumes_cooldown_and_budget(tmp_path: Path) -> None:
+    """Three ticks that all see decay, with a retrain that raises: one attempt, then the cooldown holds."""
+    import pandas as pd
+
+    report = {
+        "schema_version": "1.0",
+        "window": {"rows": 2_000, "labelled_rows": 2_000},
+        "summary": {"share_drifted": 0.0, "dataset_drift": False, "drifted_features": []},
+        "performance": {"metric": "accuracy", "baseline": 0.9, "current": 0.6, "p_value": 1e-9},
+    }
+
+    class Analyst:
+        def analyse(self, since: float | None, until: float) -> dict[str, Any]:
+            return report
+
+    class Labels:
+        def rows(self) -> pd.DataFrame:
+            ts = pd.Timestamp("2026-11-29", tz="UTC")
+            return pd.DataFrame({"prediction": [0, 1] * 300, "label": [1, 1] * 300, "timestamp": ts})
+
+        def label_column(self) -> str:
+            return "y"
+
+    class BrokenJobs:
+        attempts = 0
+
+        def retrain(self, *args: Any) -> Any:
+            BrokenJobs.attempts += 1
+            raise RuntimeError("Ray Train worker group failed to start")
+
+        def reweight(self, *args: Any) -> Any:
+            raise AssertionError("not a label shift")
+
+    cfg = load_config(None, workdir=tmp_path)
+    loop = ControlLoop(
+        cfg, ControlLoopConfig(), FakeRollouts({}), analyst=Analyst(), labels=Labels(), jobs=BrokenJobs()
+    )
+    results = [loop.tick(NOW + timedelta(minutes=10 * i)) for i in range(3)]
+    assert BrokenJobs.attempts == 1
+    assert results[0].action == "error" and "worker group" in results[0].reason
+    assert all(r.action == "skip" and "cooldown" in r.reason for r in results[1:])
