@@ -55,7 +55,7 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[str], object])
 
 
 class FileSystem(Protocol):
-    """The four file operations the state stores need; paths are strings ('/' separated)."""
+    """The file operations the state stores need; paths are strings ('/' separated)."""
 
     def read_text(self, path: str) -> str | None:
         """The file's text, or None when it does not exist."""
@@ -68,6 +68,10 @@ class FileSystem(Protocol):
     def append_text(self, path: str, text: str) -> None: ...
 
     def makedirs(self, path: str) -> None: ...
+
+    def remove(self, path: str) -> None:
+        """Delete the file if it exists."""
+        ...
 
 
 class LocalFileSystem:
@@ -90,3 +94,7 @@ class LocalFileSystem:
 
     def makedirs(self, path: str) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
+
+    def remove(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+        fsync_dir(Path(path).parent)

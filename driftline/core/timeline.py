@@ -24,6 +24,7 @@ TIMELINE_FILE = "timeline.jsonl"
 class Timeline:
     def __init__(self, state_dir: str | Path) -> None:
         self.path = Path(state_dir) / TIMELINE_FILE
+        self.skipped = 0  # unreadable lines seen by the last read
 
     def append(self, kind: str, message: str, **fields: Any) -> dict[str, Any]:
         event = {"time": time.time(), "kind": kind, "message": message, **fields}
@@ -33,7 +34,21 @@ class Timeline:
         return event
 
     def read(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The events, oldest first; a torn or corrupt line (a crash mid-append) is skipped and counted."""
         if not self.path.exists():
             return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in (lines[-last:] if last else lines) if line.strip()]
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        events, self.skipped = [], 0
+        for line in lines[-last:] if last else lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self.skipped += 1
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+            else:
+                self.skipped += 1
+        return events

@@ -96,7 +96,21 @@ class RolloutStore:
             self.fs.append_text(self.transitions_path, lines)
         return saved
 
+    def quarantine(self) -> str:
+        """Move an unreadable state file aside (kept for a post-mortem) so the controller can start clean."""
+        text = self.fs.read_text(self.state_path) or ""
+        moved = f"{self.state_path}.corrupt"
+        self.fs.write_text_atomic(moved, text)
+        self.fs.remove(self.state_path)
+        return moved
+
     def transitions(self) -> list[Transition]:
         """Every transition ever saved, oldest first, across rollouts."""
         text = self.fs.read_text(self.transitions_path) or ""
-        return [Transition.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(Transition.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line (crash mid-append): the audit keeps every whole one
+        return out

@@ -85,17 +85,28 @@ class Controller:
             MlflowAliases(cfg),
             lambda: self.publisher.state.traffic.champion_version,
         )
-        stored = self.controller.status()
+        self.timeline = Timeline(state_dir(cfg.workdir_path))
+        stored = self._load_or_quarantine()
         # Decisions use a monotonic clock anchored at the newest persisted time: wall-clock steps change nothing.
         self.clock = MonotonicClock(floor=_latest_time(stored))
         self.controller.reconcile_pending()
-        self.timeline = Timeline(state_dir(cfg.workdir_path))
         self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
         self._lock = threading.Lock()
         self._tick_seconds = tick_seconds
         self._last: dict[str, Any] = {}
         self._stop = threading.Event()
         threading.Thread(target=self._loop, daemon=True).start()
+
+    def _load_or_quarantine(self) -> RolloutState | None:
+        """An unreadable rollout.json must not stop the app: move it aside, say so, serve the champion."""
+        try:
+            return self.controller.status()
+        except RolloutError as exc:
+            moved = self.controller.store.quarantine()
+            self.timeline.append(
+                "state_unreadable", f"{exc} Moved to {moved}; no rollout is active, the champion serves everyone."
+            )
+            return None
 
     def _loop(self) -> None:
         while not self._stop.wait(self._tick_seconds):
@@ -112,7 +123,7 @@ class Controller:
     def tick(self) -> dict[str, Any] | None:
         if not self.controller.reconcile_pending():
             self._last = {"error": f"effects pending: {self.controller.effect_error}", "at": time.time()}
-        state = self.controller.status()
+        state = self._load_or_quarantine()
         if state is None or state.terminal:
             with self._lock:  # nothing to decide: drop the window so it does not leak into the next rollout
                 self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
@@ -144,7 +155,7 @@ class Controller:
         return self.publisher.state.to_dict()
 
     def status(self) -> dict[str, Any]:
-        state = self.controller.status()
+        state = self._load_or_quarantine()
         return {
             "rollout": None if state is None else state.to_dict(),
             "serving": self.publisher.state.to_dict(),

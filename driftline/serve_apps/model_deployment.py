@@ -77,6 +77,8 @@ class ModelReplica:
         state = self._store.load()
         if state is not None:
             return state.slots.get(self._slot)
+        if self._model is not None:  # unreadable for a moment (the controller rewrites it): keep serving
+            return self._model.version
         # No serving state yet (first start): slot "a" serves the champion alias.
         return ModelRegistry(self._cfg).resolve(f"@{CHAMPION}") if self._slot == "a" else None
 

@@ -127,7 +127,7 @@ class Router:
     async def _state(self) -> ServingState:
         now = time.monotonic()
         if self._serving is None or now - self._loaded_at >= self._poll:
-            loaded = self._store.load()
+            loaded = self._store.load() or self._serving  # unreadable for a moment: keep the last good one
             if loaded is None:  # the controller writes it on start; ask it once
                 loaded = ServingState.from_dict(await self._controller.serving.remote())
             self._serving, self._loaded_at = loaded, now

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from driftline.core.errors import ConfigError
 from driftline.core.fs import FileSystem, LocalFileSystem
 from driftline.rollout.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
@@ -84,10 +85,20 @@ class ServingStateStore:
         self.root = str(root)
         self.fs = fs or LocalFileSystem()
         self.path = f"{self.root.rstrip('/')}/{SERVING_FILE}"
+        self.problem: str | None = None
 
     def load(self) -> ServingState | None:
+        """The state, or None when there is none yet or the file is unreadable (``problem`` then says why)."""
         text = self.fs.read_text(self.path)
-        return None if text is None else ServingState.from_dict(json.loads(text))
+        if text is None:
+            return None
+        try:
+            state = ServingState.from_dict(json.loads(text))
+        except (ValueError, KeyError, TypeError, ConfigError) as exc:  # torn, empty or edited by hand
+            self.problem = f"{self.path} is unreadable ({type(exc).__name__}: {exc})"
+            return None
+        self.problem = None
+        return state
 
     def save(self, state: ServingState) -> None:
         self.fs.makedirs(self.root)

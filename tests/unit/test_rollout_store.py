@@ -39,6 +39,9 @@ class MemoryFS:
     def makedirs(self, path: str) -> None:
         pass
 
+    def remove(self, path: str) -> None:
+        self.files.pop(path, None)
+
 
 def test_round_trip_and_revision_increments(tmp_path: Path) -> None:
     store = RolloutStore.for_workdir(tmp_path)
@@ -123,3 +126,7 @@ def test_pluggable_filesystem_and_corrupt_state() -> None:
     fs.files[store.state_path] = "{not json"
     with pytest.raises(RolloutError, match="unreadable"):
         store.load()
+    moved = store.quarantine()  # what the controller does at start: kept aside, then a clean start
+    assert fs.files[moved] == "{not json" and store.load() is None
+    fs.files[store.transitions_path] += '{"rollout_id": "4-0", "from": "CAN'  # a torn last audit line
+    assert len(store.transitions()) == 1

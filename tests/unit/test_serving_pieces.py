@@ -114,3 +114,20 @@ def test_log_writer_joins_feedback_once_and_survives_restart(tmp_path: Path) -> 
 
 def test_partitions_are_hourly_utc() -> None:
     assert hour_partition(1767225600.0) == "dt=2026-01-01/hour=00"
+
+
+def test_torn_state_files_are_skipped_not_fatal(tmp_path: Path) -> None:
+    from driftline.core.timeline import Timeline
+    from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+
+    timeline = Timeline(tmp_path)
+    timeline.append("decision", "retrain")
+    with timeline.path.open("a") as fh:
+        fh.write('{"time": 1.0, "kind": "deci')  # a crash mid-append
+    assert [e["kind"] for e in timeline.read()] == ["decision"] and timeline.skipped == 1
+    store = ServingStateStore(tmp_path)
+    store.save(ServingState.initial("3"))
+    (tmp_path / "serving.json").write_text("")  # torn to zero bytes
+    assert store.load() is None and "unreadable" in (store.problem or "")
+    store.save(ServingState.initial("3"))
+    assert store.load() == ServingState.initial("3") and store.problem is None
