@@ -162,10 +162,24 @@ class ModelRegistry:
             self.client.delete_registered_model_alias(self.name, alias)
 
     def alias_version(self, alias: str) -> str | None:
+        """The version behind ``alias``, None when the model or the alias does not exist; an outage raises."""
+        from mlflow.exceptions import MlflowException
+
         try:
             return str(self.client.get_model_version_by_alias(self.name, alias).version)
-        except Exception:
-            return None
+        except MlflowException as exc:
+            missing = exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+            if missing and "not found" in str(exc):
+                return None
+            raise RegistryError(
+                f"MLflow at {self.cfg.registry_uri} could not resolve alias {alias!r} of {self.name!r}: {exc}",
+                "Check that the MLflow server is up (config mlflow.tracking_uri); driftline retries at the next tick.",
+            ) from None
+        except Exception as exc:  # a connection error, a timeout: an outage, never "no such alias"
+            raise RegistryError(
+                f"MLflow at {self.cfg.registry_uri} is unreachable: {type(exc).__name__}: {exc}",
+                "Check that the MLflow server is up (config mlflow.tracking_uri); driftline retries at the next tick.",
+            ) from None
 
     def resolve(self, model_uri: str) -> str:
         """Version number behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (or a bare version/alias)."""

@@ -59,3 +59,23 @@ def test_unknown_label_class_is_rejected(frame) -> None:
     bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (8,), seed=0)
     with pytest.raises(DataError, match=r"\[7\]"):
         encode_labels(frame.head(5).assign(y=[0, 1, 7, 0, 1]), bundle)
+
+
+def test_an_mlflow_outage_is_not_read_as_a_missing_alias(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from driftline.core.config_loader import load_config
+    from driftline.core.errors import RegistryError
+    from driftline.model.registry import ModelRegistry
+
+    registry = ModelRegistry(load_config(None, workdir=tmp_path))
+    assert registry.alias_version("champion") is None  # no such model yet: a real "not found"
+    registry.client.create_registered_model(registry.name)
+    assert registry.alias_version("champion") is None  # no such alias
+
+    def down(*_: object) -> None:
+        raise ConnectionError("Connection refused")
+
+    registry.client.get_model_version_by_alias = down  # type: ignore[method-assign]
+    with pytest.raises(RegistryError, match="unreachable"):
+        registry.alias_version("champion")
