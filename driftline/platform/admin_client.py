@@ -27,8 +27,9 @@ class AdminClient:
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/rollout")
 
-    def start(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/rollout", json=spec)
+    def start(self, spec: dict[str, Any], force: bool = False) -> dict[str, Any]:
+        """Start a rollout; ``force`` rolls out a version whose offline gates failed (recorded on the timeline)."""
+        return self._call("POST", "/rollout?force=true" if force else "/rollout", json=spec)
 
     def promote(self) -> dict[str, Any]:
         return self._call("POST", "/rollout/promote")

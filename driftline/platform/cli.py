@@ -221,13 +221,16 @@ def rollout_start(
     mode: Annotated[str, typer.Option(help="shadow | ab | canary")] = "canary",
     spec: Annotated[Path | None, typer.Option(help="YAML RolloutSpec (mode and settings) instead of flags.")] = None,
     url: UrlOpt = "http://127.0.0.1:8000",
+    force: Annotated[
+        bool, typer.Option("--force", help="Roll out a version whose offline gates failed (on the timeline).")
+    ] = False,
 ) -> None:
-    """Start a rollout (needs DRIFTLINE_ADMIN_TOKEN)."""
+    """Start a rollout of a version that passed its offline gates (needs DRIFTLINE_ADMIN_TOKEN)."""
     import yaml
 
     body = yaml.safe_load(spec.read_text()) if spec else {"mode": mode}
     body["candidate_version"] = candidate
-    _show(_admin(url).start(body))
+    _show(_admin(url).start(body, force=force))
 
 
 @rollout_app.command("status")

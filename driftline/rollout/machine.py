@@ -25,7 +25,7 @@ from driftline.rollout.shadow import shadow_step
 from driftline.rollout.spec import RolloutMode, RolloutSpec
 from driftline.rollout.state import Decision, RolloutState
 from driftline.rollout.traffic import TrafficConfig, TrafficMode
-from driftline.rollout.transition import enter, require
+from driftline.rollout.transition import decide, enter, require
 
 __all__ = ["ACTIVE_PHASES", "abort", "promote", "start", "step", "traffic_for"]
 
@@ -62,7 +62,25 @@ def step(state: RolloutState, observation: Observation) -> Decision:
         champion_total=state.champion_total + observation.champion,
         candidate_total=state.candidate_total + observation.candidate,
     )
+    overdue = _overdue(state, observation.now)
+    if overdue is not None:
+        return decide(Action.ROLLBACK, state, Phase.ROLLED_BACK, observation.now, overdue, arms(state))
     return _HANDLERS[state.phase](state, observation.now)
+
+
+def _overdue(state: RolloutState, now: float) -> str | None:
+    """Why a rollout must end now whatever its checks say: past its deadline, or a candidate that never answers."""
+    spec = state.spec
+    if now - state.started_at > spec.max_duration_seconds:
+        elapsed = now - state.started_at
+        return f"deadline: undecided after {elapsed:.0f} s > max_duration_seconds={spec.max_duration_seconds:g}"
+    silent = now - state.step_started_at
+    if state.candidate.requests == 0 and silent > spec.answer_timeout_seconds:
+        return (
+            f"candidate answered no request in {silent:.0f} s > answer_timeout_seconds="
+            f"{spec.answer_timeout_seconds:g} (does version {spec.candidate_version} load?)"
+        )
+    return None
 
 
 def promote(state: RolloutState, now: float, reason: str = "manual promote") -> Decision:

@@ -42,6 +42,15 @@ class RolloutSpec(StrictModel):
     shadow: ShadowSpec | None = Field(default=None, description="Settings of mode 'shadow'.")
     canary: CanarySpec | None = Field(default=None, description="Settings of mode 'canary' (or shadow.then_canary).")
     ab: ABSpec | None = Field(default=None, description="Settings of mode 'ab'.")
+    max_duration_seconds: float = Field(
+        default=86_400.0, gt=0, description="Deadline: a rollout still undecided after this long is rolled back."
+    )
+    answer_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A candidate that answers no request for this long in a phase or step (it may not load) is "
+        "rolled back.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -68,6 +68,29 @@ class MlflowAliases:
         ModelRegistry(self.cfg).delete_alias(CANDIDATE)
 
 
+class RegistryGates:
+    """Reads a version's offline-gate verdict from its registry tags (``driftline.gates``)."""
+
+    def __init__(self, cfg: DriftlineConfig) -> None:
+        self.cfg = cfg
+
+    def verdict(self, version: str) -> str:
+        """'passed', 'rejected: <reason>' or 'no gates recorded'; an unknown version is a RolloutError."""
+        from driftline.model.registry import ModelRegistry
+
+        registry = ModelRegistry(self.cfg)
+        try:
+            tags = registry.version_tags(version)
+        except Exception as exc:
+            raise RolloutError(
+                f"Version {version} of {registry.name!r} is not in the registry at {self.cfg.registry_uri}: {exc}",
+                "Roll out a registered version (see the MLflow UI or `driftline history`).",
+            ) from None
+        if "driftline.rejected_reason" in tags:
+            return f"rejected: {tags['driftline.rejected_reason'][:300]}"
+        return "passed" if "driftline.gates" in tags else "no gates recorded"
+
+
 class Controller:
     """Serve deployment class (one replica)."""
 
@@ -86,6 +109,7 @@ class Controller:
             lambda: self.publisher.state.traffic.champion_version,
         )
         self.timeline = Timeline(state_dir(cfg.workdir_path))
+        self.gates = RegistryGates(cfg)
         stored = self._load_or_quarantine()
         # Decisions use a monotonic clock anchored at the newest persisted time: wall-clock steps change nothing.
         self.clock = MonotonicClock(floor=_latest_time(stored))
@@ -134,21 +158,37 @@ class Controller:
         self._last = {"action": decision.action.value, "reason": decision.reason, "at": time.time()}
         return self._last
 
-    def start(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def start(self, spec: dict[str, Any], force: bool = False) -> dict[str, Any]:
+        """Start a declared rollout of a registered version whose offline gates passed (or ``force``)."""
         parsed = RolloutSpec.model_validate(spec)
         if parsed.candidate_version == self.publisher.state.traffic.champion_version:
             raise RolloutError(
                 f"Version {parsed.candidate_version} is already the champion.", "Roll out a different version."
             )
+        verdict = self.gates.verdict(parsed.candidate_version)
+        if verdict.startswith("rejected") and not force:
+            raise RolloutError(
+                f"Version {parsed.candidate_version} failed its offline gates ({verdict}).",
+                "Roll out a version that passed, or pass force=true (recorded on the timeline) to override.",
+            )
         self.controller.start(parsed, self.clock.now())
+        self.timeline.append(
+            "rollout_requested",
+            f"{parsed.mode.value} rollout of v{parsed.candidate_version} requested via the admin API"
+            f" ({verdict}{'; FORCED' if force else ''})",
+            version=parsed.candidate_version,
+            evidence={"spec": parsed.model_dump(mode="json"), "gates": verdict, "force": force},
+        )
         return self.status()
 
     def promote(self, reason: str = "manual promote") -> dict[str, Any]:
-        self.controller.promote(self.clock.now(), reason)
+        decision = self.controller.promote(self.clock.now(), reason)
+        self.timeline.append("manual_promote", reason, version=decision.state.spec.candidate_version)
         return self.status()
 
     def abort(self, reason: str = "manual abort") -> dict[str, Any]:
-        self.controller.abort(self.clock.now(), reason)
+        decision = self.controller.abort(self.clock.now(), reason)
+        self.timeline.append("manual_abort", reason, version=decision.state.spec.candidate_version)
         return self.status()
 
     def serving(self) -> dict[str, Any]:

@@ -273,13 +273,20 @@ class Router:
         status: dict[str, Any] = await self._controller.status.remote()
         return status
 
-    async def _admin(self, request: Request, operation: str, *args: Any) -> JSONResponse:
+    def _refuse(self, request: Request) -> JSONResponse | None:
+        """The 403/401 answer when the caller may not use the admin API; None when it may."""
         if not self._token:
             return _error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
         if not check_bearer(request.headers.get("authorization"), self._token):
             response = _error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        return None
+
+    async def _admin(self, request: Request, operation: str, *args: Any) -> JSONResponse:
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
         try:
             result = await getattr(self._controller, operation).remote(*args)
         except RolloutError as err:
@@ -291,7 +298,10 @@ class Router:
         return JSONResponse(result)
 
     @api.post("/rollout", summary="Start a rollout (admin): a RolloutSpec {mode, candidate_version, ...}")
-    async def rollout_start(self, request: Request) -> JSONResponse:
+    async def rollout_start(self, request: Request, force: bool = False) -> JSONResponse:
+        refused = self._refuse(request)  # authenticate before reading or validating anything
+        if refused is not None:
+            return refused
         try:
             body = await _json(request)
             spec = RolloutSpec.model_validate(body).model_dump(mode="json")
@@ -301,7 +311,7 @@ class Router:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             return _error(422, "invalid_rollout", f"{field}: {first['msg']} (got {first.get('input')!r})", field=field)
-        return await self._admin(request, "start", spec)
+        return await self._admin(request, "start", spec, force)
 
     @api.post("/rollout/promote", summary="Promote the candidate now (admin)")
     async def rollout_promote(self, request: Request) -> JSONResponse:

@@ -121,7 +121,25 @@ def test_admin_api_needs_the_token(app_url) -> None:
     assert httpx.post(f"{app_url}/rollout/abort").status_code == 401
     bad = httpx.post(f"{app_url}/rollout", json={"mode": "blue-green", "candidate_version": "2"}, headers=AUTH)
     assert bad.status_code == 422 and "mode" in bad.json()["error"]["message"]
+    unauthenticated_bad = httpx.post(f"{app_url}/rollout", json={"mode": "blue-green", "shadow": "x"})
+    assert unauthenticated_bad.status_code == 401  # authentication comes before validation
     assert httpx.get(f"{app_url}/rollout").status_code == 200  # reads are open
+
+
+def test_only_a_version_that_passed_its_gates_rolls_out_unless_forced(app_url, rcfg, champion) -> None:
+    rejected = _register(rcfg, champion, {"driftline.rejected_reason": "recent accuracy 0.61 < champion 0.70"}, 1)
+    spec = {"mode": "shadow", "candidate_version": rejected, "shadow": {"min_requests": 100_000}}
+    refused = httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH)
+    assert refused.status_code == 409 and "failed its offline gates" in refused.json()["error"]["message"]
+    unknown = httpx.post(f"{app_url}/rollout", json={**spec, "candidate_version": "999"}, headers=AUTH)
+    assert unknown.status_code == 409 and "not in the registry" in unknown.json()["error"]["message"]
+    forced = httpx.post(f"{app_url}/rollout?force=true", json=spec, headers=AUTH)
+    assert forced.status_code == 200 and forced.json()["rollout"]["phase"] == "SHADOW"
+    assert httpx.post(f"{app_url}/rollout/abort", headers=AUTH).status_code == 200
+    kinds = [(e["kind"], e.get("version")) for e in httpx.get(f"{app_url}/rollout").json()["timeline"]]
+    assert ("rollout_requested", rejected) in kinds and ("manual_abort", rejected) in kinds
+    requested = [e for e in httpx.get(f"{app_url}/rollout").json()["timeline"] if e["kind"] == "rollout_requested"]
+    assert "FORCED" in requested[-1]["message"]
 
 
 def test_feedback_is_joined_once_and_bad_feedback_is_clear(app_url, rows) -> None:

@@ -118,3 +118,31 @@ def test_counters_add_and_derive_exact_moments() -> None:
     assert total.latency_var == pytest.approx(np.var([0.1, 0.2, 0.3, 0.4], ddof=1))
     with pytest.raises(RolloutError, match="errors <= requests"):
         VariantCounters(requests=1, errors=2)
+
+
+def test_a_candidate_that_never_answers_is_rolled_back_after_the_answer_timeout() -> None:
+    spec = RolloutSpec(mode="shadow", candidate_version="9", answer_timeout_seconds=300)
+    state = start(spec, now=0.0)
+    busy_champion = VariantCounters.from_samples([0.01] * 50)
+    held = step(state, Observation(now=299.0, champion=busy_champion))
+    assert held.action is Action.HOLD
+    gone = step(held.state, Observation(now=301.0, champion=busy_champion))
+    assert gone.action is Action.ROLLBACK and gone.state.phase is Phase.ROLLED_BACK
+    assert "answered no request" in gone.reason and "version 9" in gone.reason
+
+
+def test_an_undecided_rollout_is_rolled_back_at_its_deadline() -> None:
+    spec = RolloutSpec(
+        mode="ab",
+        candidate_version="9",
+        max_duration_seconds=3600,
+        ab={"min_samples_per_arm": 10**6, "max_samples_per_arm": 10**6},
+    )
+    state = start(spec, now=0.0)
+    arm = VariantCounters.from_samples([0.01] * 100)
+    for now in (1000.0, 2000.0, 3000.0):
+        decision = step(state, Observation(now=now, champion=arm, candidate=arm))
+        assert decision.action is Action.HOLD
+        state = decision.state
+    final = step(state, Observation(now=3601.0, champion=arm, candidate=arm))
+    assert final.action is Action.ROLLBACK and final.reason.startswith("deadline")
