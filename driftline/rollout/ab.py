@@ -1,6 +1,6 @@
 """A/B mode: a sticky share of users gets the candidate; a sequential test (mSPRT, an always-valid p-value, safe
 to read at every tick) or one fixed-horizon test decides on accuracy, error rate or latency. A sample-ratio-mismatch
-guard rolls back when the arms' sizes stop matching the configured split.
+guard (sequential too: valid at every tick) rolls back when the arms' sizes stop matching the configured split.
 
 >>> spec = ABSpec(metric="error_rate", min_samples_per_arm=100)
 >>> spec.test.value, spec.candidate_share
@@ -20,7 +20,7 @@ from driftline.core.stats import (
     mann_whitney_from_counts,
     msprt_normal,
     msprt_two_proportion,
-    srm,
+    srm_sequential,
     two_proportion,
     welch_from_stats,
 )
@@ -58,7 +58,12 @@ class ABSpec(StrictModel):
     )
     min_samples_per_arm: int = Field(default=200, ge=2, description="Samples per arm before the first look.")
     max_samples_per_arm: int = Field(default=20_000, ge=2, description="At this size without a verdict: roll back.")
-    srm_alpha: float = Field(default=0.001, gt=0, lt=1, description="Alpha of the sample-ratio-mismatch guard.")
+    srm_alpha: float = Field(
+        default=0.001,
+        gt=0,
+        lt=1,
+        description="Alpha of the sequential sample-ratio-mismatch guard (any number of looks).",
+    )
     salt: str | None = Field(default=None, min_length=1, description="Assignment salt; null derives it.")
 
     @model_validator(mode="after")
@@ -76,8 +81,9 @@ def ab_step(state: RolloutState, now: float) -> Decision:
     assert ab is not None
     champ, cand = state.champion, state.candidate
     evidence: dict[str, Any] = {**arms(state), "metric": ab.metric.value, "test": ab.test.value}
-    guard = _srm_guard(ab, champ, cand)
+    guard = _srm_guard(ab, champ, cand, state.srm_p_value)
     if guard is not None:
+        state = state.evolve(srm_p_value=guard.p_value)
         evidence["srm"] = guard.to_dict()
         if guard.significant:
             reason = (
@@ -111,12 +117,15 @@ def ab_step(state: RolloutState, now: float) -> Decision:
     return Decision(Action.HOLD, state, f"A/B: no significant difference yet: {summary}", evidence)
 
 
-def _srm_guard(ab: ABSpec, champ: VariantCounters, cand: VariantCounters) -> StatResult | None:
-    """Chi-square of the arms' request counts vs the configured split, once the smaller arm expects enough."""
+def _srm_guard(ab: ABSpec, champ: VariantCounters, cand: VariantCounters, previous_p: float) -> StatResult | None:
+    """Always-valid test of the arms' request counts vs the configured split (safe at every tick), once the smaller
+    arm expects a few requests."""
     share = ab.candidate_share
     if (champ.requests + cand.requests) * min(share, 1.0 - share) < _SRM_MIN_EXPECTED:
         return None
-    return srm([champ.requests, cand.requests], [1.0 - share, share], alpha=ab.srm_alpha)
+    return srm_sequential(
+        [champ.requests, cand.requests], [1.0 - share, share], alpha=ab.srm_alpha, previous_p_value=previous_p
+    )
 
 
 def _ab_sizes(metric: ABMetric, champ: VariantCounters, cand: VariantCounters) -> tuple[int, int]:

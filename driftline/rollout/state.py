@@ -67,6 +67,7 @@ class RolloutState:
     candidate_total: VariantCounters = field(default_factory=VariantCounters)
     failed_checks: int = 0
     p_value: float = 1.0
+    srm_p_value: float = 1.0  # running always-valid p of the sample-ratio guard (A/B)
     history: tuple[Transition, ...] = ()
     revision: int = 0
 

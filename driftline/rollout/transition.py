@@ -60,6 +60,7 @@ def enter(
         candidate_total=fresh if new_phase else state.candidate_total,
         failed_checks=state.failed_checks if failed_checks is None else failed_checks,
         p_value=1.0 if new_phase and to is Phase.AB_TEST else state.p_value,  # kept as evidence after
+        srm_p_value=1.0 if new_phase and to is Phase.AB_TEST else state.srm_p_value,
         step_started_at=now,
         history=(*state.history, Transition(now, state.phase, to, reason, json_safe(evidence))),
     )

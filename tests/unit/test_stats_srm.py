@@ -35,3 +35,33 @@ def test_bad_input() -> None:
         srm([10, 0], [1.0, 0.0])
     with pytest.raises(DataError, match="no observations"):
         srm([0, 0], [0.5, 0.5])
+
+
+def test_sequential_srm_keeps_its_false_alarm_rate_over_many_looks() -> None:
+    """300 A/A rollouts, each looked at 100 times: the sequential guard stays at alpha, the fixed one does not."""
+    import numpy as np
+
+    from driftline.core.stats import srm_sequential
+
+    rng = np.random.default_rng(0)
+    alpha, runs, looks, per_look = 0.01, 300, 100, 50
+    sequential_alarms = fixed_alarms = 0
+    for _ in range(runs):
+        cand = np.cumsum(rng.binomial(per_look, 0.5, size=looks))
+        total = per_look * np.arange(1, looks + 1)
+        p, seq_hit, fixed_hit = 1.0, False, False
+        for c, n in zip(cand, total, strict=True):
+            p = srm_sequential([int(n - c), int(c)], [0.5, 0.5], alpha=alpha, previous_p_value=p).p_value
+            seq_hit |= p <= alpha
+            fixed_hit |= srm([int(n - c), int(c)], [0.5, 0.5], alpha=alpha).significant
+        sequential_alarms += seq_hit
+        fixed_alarms += fixed_hit
+    assert sequential_alarms / runs <= alpha + 3 * (alpha * (1 - alpha) / runs) ** 0.5
+    assert fixed_alarms / runs > 3 * alpha  # why the guard must be sequential: every look is another chance
+
+
+def test_sequential_srm_finds_a_real_mismatch() -> None:
+    from driftline.core.stats import srm_sequential
+
+    assert srm_sequential([10_400, 9_600], [0.5, 0.5], alpha=0.001).significant  # 48% instead of 50%
+    assert not srm_sequential([10_050, 9_950], [0.5, 0.5], alpha=0.001).significant
