@@ -61,6 +61,11 @@ def bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return idx
 
 
+# Past this a value's square overflows float64 (1e150**2 = 1e300 < 1.8e308 keeps sums of squares finite), so it is
+# counted with inf and left out of every test, like inf itself.
+MAX_MAGNITUDE = 1e150
+
+
 @dataclass
 class NumericSummary:
     """Histogram on fixed edges plus moments of the finite values; ``shift`` centres the moments for stability."""
@@ -84,10 +89,11 @@ class NumericSummary:
 
     @classmethod
     def from_values(cls, values: np.ndarray, edges: np.ndarray, shift: float = 0.0) -> NumericSummary:
-        """Summarise one block of values (NaN/inf counted, not binned)."""
+        """Summarise one block of values (NaN/inf counted, not binned; so are magnitudes past ``MAX_MAGNITUDE``)."""
         x = np.asarray(values, dtype=np.float64)
         out = cls.empty(edges, shift)
-        finite = np.isfinite(x)
+        with np.errstate(invalid="ignore"):
+            finite = np.abs(x) <= MAX_MAGNITUDE  # False for NaN and inf too
         if not finite.all():
             out.n_nan = int(np.isnan(x).sum())
             out.n_inf = int(x.size - finite.sum() - out.n_nan)

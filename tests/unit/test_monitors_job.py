@@ -156,3 +156,19 @@ def test_a_window_reads_only_the_hour_partitions_it_needs(tmp_path: Path) -> Non
     assert [Path(p).parent.name for p in files.paths] == ["hour=10", "hour=11"]
     rep = run_drift_job(ref, log, None, since=since, until=until, log_to_mlflow=False)
     assert rep["window"]["rows"] == 100  # hour 11's rows; hour 10's (10:00:00-10:01:39) are before `since`
+
+
+def test_huge_finite_values_are_left_out_like_inf(tmp_path: Path) -> None:
+    """3 rows of 1e300 in a 5,000-row window: counted as inf, left out, and the report is written."""
+    ref = _write(tmp_path / "ref.parquet", 5_000, 15)
+    cur = _write(tmp_path / "cur.parquet", 5_000, 16)
+    frame = pd.read_parquet(cur)
+    frame.loc[:2, "x1"] = 1e300
+    frame.to_parquet(cur)
+    rep = run_drift_job(ref, cur, tmp_path / "out", log_to_mlflow=False)
+    assert rep["features"]["x1"]["stats"]["current"]["inf"] == 3
+    assert not rep["features"]["x1"]["drifted"]
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"report.json holds {name}")
+
+    json.loads((tmp_path / "out" / "report.json").read_text(), parse_constant=no_constants)  # strict JSON
