@@ -113,6 +113,12 @@ class ServeConfig(StrictModel):
     app_name: str = Field(default="driftline", min_length=1, description="Serve application name.")
     route_prefix: str = Field(default="/", description="Route prefix of the application.")
     max_batch_rows: int = Field(default=1_000, ge=1, description="Largest batch /predict accepts (else 413).")
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body, checked before parsing (else 413)."
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A model call slower than this counts as an error of its variant."
+    )
     router: DeploymentResources = Field(default_factory=DeploymentResources)
     model: DeploymentResources = Field(default_factory=DeploymentResources)
     admin_token: str | None = Field(
@@ -123,6 +129,11 @@ class ServeConfig(StrictModel):
     poll_seconds: float = Field(default=0.5, gt=0, description="How often routers and replicas re-read serving state.")
     log_flush_rows: int = Field(default=2_000, ge=1, description="Prediction-log rows buffered before a flush.")
     log_flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a log record waits in memory.")
+    feedback_window_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="Labels join predictions of this many past hours; a restart reads only these hours of the logs.",
+    )
 
 
 class DriftlineConfig(StrictModel):

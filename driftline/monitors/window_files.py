@@ -17,17 +17,14 @@ and single files are passed through unchanged.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-__all__ = ["WindowFiles", "window_files"]
+from driftline.core.partitions import hour_dirs
 
-_HOUR = re.compile(r"dt=(\d{4}-\d{2}-\d{2})[/\\]hour=(\d{2})")
-_HOUR_US = 3600 * 1_000_000
+__all__ = ["WindowFiles", "window_files"]
 
 
 @dataclass(frozen=True)
@@ -36,34 +33,22 @@ class WindowFiles:
     skipped: list[str] = field(default_factory=list)  # unreadable files left out
 
 
-def _hour_start_us(relative: str) -> int | None:
-    match = _HOUR.search(relative)
-    if match is None:
-        return None
-    start = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}:00:00").replace(tzinfo=timezone.utc)
-    return round(start.timestamp() * 1_000_000)
-
-
-def _overlaps(start_us: int | None, since_us: int | None, until_us: int | None) -> bool:
-    if start_us is None:
-        return True  # not an hour partition: cannot prune it
-    if since_us is not None and start_us + _HOUR_US <= since_us:
-        return False
-    return not (until_us is not None and start_us >= until_us)
-
-
 def window_files(path: str | Path, since_us: int | None = None, until_us: int | None = None) -> WindowFiles:
     """The readable Parquet files of ``path`` whose hour partition overlaps ``[since, until)``."""
     if "://" in str(path) or not Path(path).is_dir():
         return WindowFiles([str(path)])
     root = Path(path)
+    since = None if since_us is None else since_us / 1e6
+    until = None if until_us is None else until_us / 1e6
+    hours = hour_dirs(root, since, until)
+    if hours or any(root.glob("dt=*")):  # a partitioned log: list only the hours the window needs
+        candidates = [f for hour in hours for f in sorted(hour.glob("*.parquet"))]
+    else:  # any other folder of Parquet files
+        candidates = sorted(root.rglob("*.parquet"))
     paths, skipped = [], []
-    for file in sorted(root.rglob("*.parquet")):
-        relative = file.relative_to(root).as_posix()
+    for file in candidates:
         if any(part.startswith((".", "_")) for part in file.relative_to(root).parts):
             continue  # temp files of an atomic write, Spark/Hive markers
-        if not _overlaps(_hour_start_us(relative), since_us, until_us):
-            continue
         try:
             pq.read_metadata(file)
         except Exception:  # torn, truncated or not Parquet at all

@@ -64,7 +64,10 @@ class RolloutSpec(StrictModel):
             return data  # the enum validation reports it with the valid values
         used = set(_USED[mode])
         shadow = data.get("shadow")
-        then_canary = shadow.then_canary if isinstance(shadow, ShadowSpec) else (shadow or {}).get("then_canary")
+        if isinstance(shadow, ShadowSpec):
+            then_canary = shadow.then_canary
+        else:  # anything but a mapping is left for the field's own validation to report
+            then_canary = bool(shadow.get("then_canary")) if isinstance(shadow, dict) else False
         if mode == "shadow" and then_canary:
             used.add("canary")
         for name in _SECTIONS:

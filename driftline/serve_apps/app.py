@@ -41,7 +41,10 @@ def build_app(cfg: DriftlineConfig) -> Any:
         ).bind(config, name, cfg.serve.poll_seconds)
 
     writer = serve.deployment(LogWriter, name="log_writer", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
-        str(logs_dir(cfg.workdir_path)), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
+        str(logs_dir(cfg.workdir_path)),
+        cfg.serve.log_flush_rows,
+        cfg.serve.log_flush_seconds,
+        window_hours=cfg.serve.feedback_window_hours,
     )
     controller = serve.deployment(
         Controller, name="controller", num_replicas=1, ray_actor_options={"num_cpus": 0}

@@ -31,10 +31,18 @@ Key = tuple[str, int]
 class LogWriter:
     """Serve deployment class; ``root`` is ``<workdir>/logs``."""
 
-    def __init__(self, root: str, flush_rows: int = 2_000, flush_seconds: float = 2.0, index_size: int = 500_000):
+    def __init__(
+        self,
+        root: str,
+        flush_rows: int = 2_000,
+        flush_seconds: float = 2.0,
+        index_size: int = 500_000,
+        window_hours: float = 48.0,
+    ) -> None:
         self._sink = ParquetSink(root)
         self._journal = FeedbackJournal(Path(root) / "journal")
         self._flush_rows, self._flush_seconds, self._index_size = flush_rows, flush_seconds, index_size
+        self._window_hours = window_hours
         self._buffers: dict[str, list[dict[str, Any]]] = {PREDICTIONS: [], FEEDBACK: []}
         self._unflushed: set[Key] = set()  # keys of predictions still only in memory
         # (request_id, row) -> {"served": (variant, version, prediction), "shadow": (...)}
@@ -52,10 +60,12 @@ class LogWriter:
 
     # ------------------------------------------------------------------------------------------ restart
     def _rebuild_index(self) -> None:
-        """After a restart, recent predictions and labels come back from the logs, so feedback still joins."""
+        """After a restart, the last ``window_hours`` of predictions and labels come back from the logs, so feedback
+        still joins; what a restart reads grows with that window, not with the history on disk."""
         cols = ["request_id", "row", "variant", "role", "model_version", "prediction"]
-        frame = self._sink.read(PREDICTIONS, columns=cols).tail(self._index_size)
-        labels = self._sink.read(FEEDBACK, columns=["request_id", "row", "label"])
+        since = time.time() - self._window_hours * 3600.0
+        frame = self._sink.read(PREDICTIONS, columns=cols, since=since).tail(self._index_size)
+        labels = self._sink.read(FEEDBACK, columns=["request_id", "row", "label"], since=since)
         for rec in frame.itertuples(index=False):
             entry = self._index.setdefault((rec.request_id, int(rec.row)), {})
             entry[rec.role] = (rec.variant, str(rec.model_version), int(rec.prediction))

@@ -5,7 +5,8 @@ answering until the new one is ready, so a reload never drops a request. Callers
 a replica that does not hold it yet raises :class:`ModelNotReady` (the router then uses the champion).
 
 Fault injection for game days: a model version tagged ``driftline.fault_rate=<p>`` in MLflow fails that share of
-its calls, so a canary's abort path can be rehearsed with a real deployment.
+its calls, and one tagged ``driftline.fault_delay_seconds=<s>`` answers that much late, so a canary's abort path
+and the router's timeouts can be rehearsed with a real deployment.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from driftline.core.config import DriftlineConfig
 from driftline.core.errors import ServingError
 from driftline.model.bundle import ModelBundle, TabularMLP
 
-__all__ = ["FAULT_RATE_TAG", "LoadedModel", "ModelNotReady", "ModelReplica", "Prediction"]
+__all__ = ["FAULT_DELAY_TAG", "FAULT_RATE_TAG", "LoadedModel", "ModelNotReady", "ModelReplica", "Prediction"]
 
 FAULT_RATE_TAG = "driftline.fault_rate"
+FAULT_DELAY_TAG = "driftline.fault_delay_seconds"  # game day: every answer of the version this much late
 
 
 class ModelNotReady(ServingError):
@@ -49,6 +51,7 @@ class LoadedModel:
     bundle: ModelBundle
     network: TabularMLP
     fault_rate: float = 0.0
+    fault_delay: float = 0.0
 
 
 class ModelReplica:
@@ -90,8 +93,9 @@ class ModelReplica:
 
         registry = ModelRegistry(self._cfg)
         bundle, version = registry.load_bundle(wanted)
-        fault_rate = float(registry.version_tags(version).get(FAULT_RATE_TAG, 0.0))
-        self._model = LoadedModel(version, bundle, bundle.build_network().eval(), fault_rate)
+        tags = registry.version_tags(version)
+        fault_rate, fault_delay = float(tags.get(FAULT_RATE_TAG, 0.0)), float(tags.get(FAULT_DELAY_TAG, 0.0))
+        self._model = LoadedModel(version, bundle, bundle.build_network().eval(), fault_rate, fault_delay)
         self._load_error = None
 
     def _poll(self, seconds: float) -> None:
@@ -124,6 +128,8 @@ class ModelReplica:
             frame = pd.DataFrame.from_records(frame, columns=list(model.bundle.preprocessor.schema.feature_names))
         if model.fault_rate and self._random.random() < model.fault_rate:
             raise InjectedFault(f"Injected failure (version {model.version} has {FAULT_RATE_TAG}).")
+        if model.fault_delay:
+            time.sleep(model.fault_delay)
         proba = model.bundle.predict_proba(frame, model.network)
         classes = np.asarray(model.bundle.classes)
         return Prediction(classes[proba.argmax(axis=1)].tolist(), proba.round(6).tolist(), model.version)

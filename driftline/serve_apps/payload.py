@@ -19,7 +19,7 @@ import pandas as pd
 from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 
-__all__ = ["PayloadError", "parse_payload", "parse_records", "records_of"]
+__all__ = ["MAX_NUMERIC", "PayloadError", "parse_payload", "parse_records", "records_of"]
 
 
 class PayloadError(DataError):
@@ -57,6 +57,8 @@ def records_of(body: Any) -> list[Any]:
     ):
         raise PayloadError(400, "bad_body", "'dataframe_split' needs 'columns' (list) and 'data' (list of lists).", key)
     columns = split["columns"]
+    if not all(isinstance(c, str) for c in columns):
+        raise PayloadError(400, "bad_body", "'dataframe_split.columns' must be a list of feature names.", key)
     rows = []
     for i, values in enumerate(split["data"]):
         if not isinstance(values, list) or len(values) != len(columns):
@@ -65,12 +67,21 @@ def records_of(body: Any) -> list[Any]:
     return rows
 
 
+# The model computes in float32: a larger magnitude overflows to inf and the answer would be NaN.
+MAX_NUMERIC = 3.0e38
+
+
 def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
     if kind is FeatureKind.NUMERIC:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a number, got {value!r}.", name, row)
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError(422, "not_finite", f"Feature '{name}' must be finite, got {value!r}.", name, row)
+        if not -MAX_NUMERIC <= value <= MAX_NUMERIC:  # also a 400-digit integer, which float() cannot hold
+            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {len(str(abs(value)))} digits"
+            raise PayloadError(
+                422, "out_of_range", f"Feature '{name}' is {shown}; the limit is ±{MAX_NUMERIC:g}.", name, row
+            )
     elif not isinstance(value, str):
         raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a string, got {value!r}.", name, row)
 

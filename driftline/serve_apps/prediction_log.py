@@ -33,16 +33,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from driftline.core.fs import atomic_write
+from driftline.core.partitions import hour_dirs, hour_partition
 
 __all__ = ["FEEDBACK", "PREDICTIONS", "ParquetSink", "hour_partition"]
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-
-
-def hour_partition(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return f"dt={moment:%Y-%m-%d}/hour={moment:%H}"
 
 
 class ParquetSink:
@@ -83,14 +79,15 @@ class ParquetSink:
         target = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         atomic_write(target, partial(pq.write_table, table))  # readers never see half a file
 
-    def files(self, log: str) -> list[Path]:
-        return sorted((self.root / log).glob("dt=*/hour=*/part-*.parquet"))
+    def files(self, log: str, since: float | None = None) -> list[Path]:
+        """The log's files, oldest partition first; with ``since`` only the hours that end after it."""
+        return [f for hour in hour_dirs(self.root / log, since) for f in sorted(hour.glob("part-*.parquet"))]
 
-    def read(self, log: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """Everything in one log (for tests and small windows; the drift job uses Ray Data); bad files are
-        quarantined."""
+    def read(self, log: str, columns: list[str] | None = None, since: float | None = None) -> pd.DataFrame:
+        """One log, or its hours since ``since`` (for the writer's index and small windows; the drift job uses Ray
+        Data); unreadable files are quarantined."""
         frames = []
-        for path in self.files(log):
+        for path in self.files(log, since):
             try:
                 frames.append(pq.read_table(path, columns=columns).to_pandas())
             except (OSError, pa.ArrowException):

@@ -9,6 +9,8 @@ path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id).
 # No `from __future__ import annotations` here: FastAPI must see real types after Serve rewrites signatures.
 
 import asyncio
+import json
+import math
 import time
 import uuid
 from typing import Any
@@ -19,7 +21,7 @@ from pydantic import ValidationError
 from ray import serve
 
 from driftline.core.config import DriftlineConfig
-from driftline.core.errors import DriftlineError, RolloutError
+from driftline.core.errors import DriftlineError, RolloutError, ServingError
 from driftline.core.paths import state_dir
 from driftline.datasets.schema import DatasetSchema
 from driftline.rollout.spec import RolloutSpec
@@ -82,11 +84,20 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
-async def _json(request: Request) -> Any:
+async def _json(request: Request, max_bytes: int) -> Any:
+    """The parsed body; its size is checked before (and while) reading, and it is parsed off the event loop."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadError(413, "body_too_large", f"The body has {declared} bytes; the limit is {max_bytes}.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadError(413, "body_too_large", f"The body exceeds the limit of {max_bytes} bytes.")
     try:
-        return await request.json()
-    except ValueError:
-        raise PayloadError(400, "bad_json", "The body is not valid JSON.") from None
+        return await asyncio.to_thread(json.loads, bytes(body))
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
 
 
 # "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
@@ -103,6 +114,8 @@ class Router:
         self._writer, self._controller = writer, controller
         self._model_name = cfg.mlflow.model_name
         self._max_rows = cfg.serve.max_batch_rows
+        self._max_body = cfg.serve.max_body_bytes
+        self._timeout = cfg.serve.request_timeout_seconds
         self._token = resolve_admin_token(cfg.serve.admin_token)
         self._poll = cfg.serve.poll_seconds
         self._store = ServingStateStore(state_dir(cfg.workdir_path))
@@ -178,16 +191,46 @@ class Router:
 
     # ------------------------------------------------------------------ prediction
     async def _call(self, state: ServingState, variant: str, rows: list[dict[str, Any]]) -> Any:
+        """The slot's answer; a timeout or a non-finite probability is an error of the variant that answered."""
         slot = state.champion_slot if variant == "champion" else state.candidate_slot
         version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
-        return await self._slots[slot].predict.remote(rows, version)
+        result = await asyncio.wait_for(self._slots[slot].predict.remote(rows, version), self._timeout)
+        if not all(math.isfinite(p) for proba in result.probabilities for p in proba):
+            raise ServingError(f"Version {result.model_version} answered non-finite probabilities.")
+        return result
+
+    async def _answer(
+        self, state: ServingState, variant: str, rows: list[dict[str, Any]], headers: dict[str, str]
+    ) -> tuple[str, Any, float] | JSONResponse:
+        """(variant that answered, result, latency); a failing or slow candidate counts against it and the champion
+        answers instead; a failing champion is a 503 (504 when it timed out), counted, never logged as served."""
+        started = time.perf_counter()
+        try:
+            return variant, await self._call(state, variant, rows), time.perf_counter() - started
+        except Exception as exc:
+            failed = exc
+        if variant == "candidate":
+            if not isinstance(failed, ModelNotReady):  # a real candidate failure (or timeout) counts against it
+                self._window.record("candidate", time.perf_counter() - started, error=True)
+                self._metrics.observe("candidate", "served", time.perf_counter() - started, error=True)
+            headers["X-Fallback"] = "candidate-unavailable"
+            started = time.perf_counter()
+            try:
+                return "champion", await self._call(state, "champion", rows), time.perf_counter() - started
+            except Exception as exc:
+                failed = exc
+        self._window.record("champion", time.perf_counter() - started, error=True)
+        self._metrics.observe("champion", "served", time.perf_counter() - started, error=True)
+        if isinstance(failed, asyncio.TimeoutError):
+            return _error(504, "model_timeout", f"The champion did not answer within {self._timeout:g} s.")
+        return _error(503, "model_unavailable", f"The champion could not answer: {type(failed).__name__}.")
 
     @api.post("/predict", summary="Predict a batch", openapi_extra=_PREDICT_DOC)
     async def predict(self, request: Request) -> JSONResponse:
         request_id = _request_id(request)
         try:
             state = await self._state()
-            rows = parse_records(await _json(request), await self._get_schema(state), self._max_rows)
+            rows = parse_records(await _json(request, self._max_body), await self._get_schema(state), self._max_rows)
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         traffic = state.traffic
@@ -195,22 +238,11 @@ class Router:
         if traffic.mode in (TrafficMode.AB, TrafficMode.CANARY) and traffic.candidate_version:
             key = request.headers.get("x-user-id") or request_id
             variant = assign_variant(traffic.salt, key, traffic.candidate_weight)
-        started = time.perf_counter()
         headers: dict[str, str] = {}
-        try:
-            result = await self._call(state, variant, rows)
-        except Exception as exc:
-            if variant == "champion":
-                self._window.record("champion", time.perf_counter() - started, error=True)
-                self._metrics.observe("champion", "served", time.perf_counter() - started, error=True)
-                return _error(503, "model_unavailable", f"The champion could not answer: {type(exc).__name__}.")
-            if not isinstance(exc, ModelNotReady):  # a real candidate failure counts against it
-                self._window.record("candidate", time.perf_counter() - started, error=True)
-                self._metrics.observe("candidate", "served", time.perf_counter() - started, error=True)
-            headers["X-Fallback"] = "candidate-unavailable"
-            variant, started = "champion", time.perf_counter()
-            result = await self._call(state, "champion", rows)
-        latency = time.perf_counter() - started
+        answered = await self._answer(state, variant, rows, headers)
+        if isinstance(answered, JSONResponse):
+            return answered
+        variant, result, latency = answered
         self._window.record(variant, latency)
         self._metrics.observe(variant, "served", latency)
         self._log(rows, request_id, variant, "served", result, latency)
@@ -232,7 +264,7 @@ class Router:
     async def feedback(self, request: Request) -> JSONResponse:
         try:
             state = await self._state()
-            body = await _json(request)
+            body = await _json(request, self._max_body)
             items, single = parse_feedback(body, (await self._get_schema(state)).classes)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
@@ -303,7 +335,7 @@ class Router:
         if refused is not None:
             return refused
         try:
-            body = await _json(request)
+            body = await _json(request, self._max_body)
             spec = RolloutSpec.model_validate(body).model_dump(mode="json")
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)

@@ -23,7 +23,7 @@ import pytest
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 
-T0 = 1767225600.0  # 2026-01-01T00:00:00Z
+T0 = float(int(time.time() // 3600 * 3600) - 6 * 3600)  # six hours ago, on the hour: inside the index window
 
 
 def _record(request_id: str, row: int = 0, timestamp: float = T0, prediction: int = 1) -> dict[str, Any]:
@@ -179,3 +179,12 @@ def test_an_unreadable_file_is_quarantined_and_the_rest_still_loads(tmp_path: Pa
     assert restarted.health()["quarantined_files"] == 1
     assert (tmp_path / "quarantine" / first.relative_to(tmp_path)).is_file()
     assert restarted.feedback([{"request_id": "b", "row": 0, "label": 0}], T0)[0]["status"] == "accepted"
+
+
+def test_a_restart_reads_only_the_index_window(tmp_path: Path) -> None:
+    old = T0 - 30 * 86_400.0
+    sink = ParquetSink(tmp_path)
+    sink.write(PREDICTIONS, [_record("old", timestamp=old), _record("new", timestamp=T0)])
+    writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600, window_hours=48)
+    assert writer.feedback([{"request_id": "new", "row": 0, "label": 1}], T0)[0]["status"] == "accepted"
+    assert writer.feedback([{"request_id": "old", "row": 0, "label": 1}], T0)[0]["status"] == "unknown_request_id"

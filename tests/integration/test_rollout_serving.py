@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ import pytest
 
 from driftline.datasets import load_stream
 from driftline.model.registry import CHAMPION, ModelRegistry
-from driftline.serve_apps.model_deployment import FAULT_RATE_TAG
+from driftline.serve_apps.model_deployment import FAULT_DELAY_TAG, FAULT_RATE_TAG
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.train_jobs.local_executor import fit_local
 from driftline.train_jobs.loop import LoopConfig
@@ -32,6 +33,8 @@ def rcfg(cfg, champion):
             "serve.admin_token": TOKEN,
             "serve.log_flush_seconds": 0.5,
             "serve.poll_seconds": 0.2,
+            "serve.request_timeout_seconds": 2.0,
+            "serve.max_body_bytes": 1_000_000,
         }
     )
     yield rcfg
@@ -318,3 +321,43 @@ def test_healthy_canary_is_promoted_through_all_steps_under_load(rcfg, champion,
     assert response.headers["X-Model-Version"] == candidate and response.headers["X-Variant"] == "champion"
     labels = ParquetSink(rcfg.workdir_path / "logs").read(FEEDBACK)
     assert not labels.empty and labels.groupby(["request_id", "row"]).size().max() == 1  # no label stored twice
+
+
+def test_hostile_bodies_are_4xx_fast_and_never_logged(app_url, rows) -> None:
+    """Oversized, deeply nested, overflowing and mistyped bodies: a clear 4xx each, the router unharmed."""
+    huge = b'{"dataframe_split": {"columns": ["x0"], "data": [' + b"[1.0]," * 400_000 + b"[1.0]]}}"
+    started = time.monotonic()
+    assert httpx.post(f"{app_url}/predict", content=huge, timeout=30).status_code == 413
+    assert time.monotonic() - started < 5  # refused on its declared size, before parsing
+    deep = b"[" * 10_000 + b"]" * 10_000
+    assert httpx.post(f"{app_url}/predict", content=deep, timeout=30).status_code == 400
+    row = rows[0]
+    for bad in ({**row, "x0": 10**400}, {**row, "x1": 3.5e38}):
+        answer = httpx.post(f"{app_url}/predict", content=json.dumps({"instances": [bad]}), timeout=30)
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "out_of_range"
+    split = {"dataframe_split": {"columns": [["x0"]], "data": [[1.0]]}}
+    assert httpx.post(f"{app_url}/predict", json=split, timeout=30).status_code == 400
+    assert httpx.post(f"{app_url}/rollout", json={"mode": "shadow", "shadow": "x"}, headers=AUTH).status_code == 422
+    assert httpx.post(f"{app_url}/predict", json={"instances": [row]}, timeout=30).status_code == 200  # still fine
+
+
+def test_a_hung_candidate_times_out_counts_against_it_and_the_champion_answers(app_url, rcfg, champion, rows) -> None:
+    slow = _register(rcfg, champion, {FAULT_DELAY_TAG: "4"}, epochs=1)
+    spec = {
+        "mode": "canary",
+        "candidate_version": slow,
+        "canary": {"steps": [0.5, 1.0], "min_requests_per_step": 20, "min_seconds_per_step": 0, "max_failed_checks": 0},
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    _wait_candidate_loaded(app_url, slow)
+    answers = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(40):
+            started = time.monotonic()
+            r = client.post(f"{app_url}/predict", json={"instances": [rows[i]]}, headers={"X-User-Id": f"t{i}"})
+            answers.append((r.status_code, r.headers.get("X-Fallback"), time.monotonic() - started))
+    assert all(status == 200 for status, _, _ in answers)  # no user saw the hang as an error
+    fell_back = [a for a in answers if a[1] == "candidate-unavailable"]
+    assert fell_back and all(seconds < 10 for _, _, seconds in fell_back)  # 2 s timeout + the champion's answer
+    status = _wait_phase(app_url, {"ROLLED_BACK"}, timeout=60)
+    assert "error_rate" in status["rollout"]["history"][-1]["reason"]

@@ -168,6 +168,7 @@ def test_huge_finite_values_are_left_out_like_inf(tmp_path: Path) -> None:
     rep = run_drift_job(ref, cur, tmp_path / "out", log_to_mlflow=False)
     assert rep["features"]["x1"]["stats"]["current"]["inf"] == 3
     assert not rep["features"]["x1"]["drifted"]
+
     def no_constants(name: str) -> None:
         raise AssertionError(f"report.json holds {name}")
 

@@ -35,6 +35,10 @@ def test_three_body_shapes_give_the_same_frame() -> None:
         ({"instances": [ROW], "dataframe_records": [ROW]}, 400, "bad_body", "body"),
         ({"dataframe_split": {"columns": ["x0"], "data": [[1, 2]]}}, 422, "bad_row", "data"),
         ({"instances": [ROW, 5]}, 422, "bad_row", None),
+        ({"instances": [{**ROW, "x0": 10**400}]}, 422, "out_of_range", "x0"),  # float() cannot hold it
+        ({"instances": [{**ROW, "x1": 3.5e38}]}, 422, "out_of_range", "x1"),  # overflows the model's float32
+        ({"instances": [{**ROW, "x1": -1e300}]}, 422, "out_of_range", "x1"),
+        ({"dataframe_split": {"columns": [["x0"]], "data": [[1]]}}, 400, "bad_body", "dataframe_split"),
     ],
 )
 def test_bad_payloads_name_the_problem(body: object, status: int, code: str, field: str | None) -> None:

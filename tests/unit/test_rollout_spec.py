@@ -60,3 +60,10 @@ def test_invalid_specs_name_field_and_fix(tmp_path: Path, data: dict, field: str
 def test_mode_is_never_guessed() -> None:
     with pytest.raises(ValidationError):
         RolloutSpec(candidate_version="4", canary={"steps": [0.5, 1.0]})  # type: ignore[call-arg]
+
+
+def test_a_section_of_the_wrong_type_is_a_validation_error_not_a_crash() -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="shadow"):
+        RolloutSpec.model_validate({"mode": "shadow", "candidate_version": "2", "shadow": "x"})
