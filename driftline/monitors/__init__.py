@@ -13,6 +13,7 @@ from driftline.core.lazy import lazy_getattr
 # module twice (runpy warns).
 _EXPORTS = {
     "ADWIN": "driftline.monitors.detectors",
+    "BOCPD": "driftline.monitors.detectors",
     "DDM": "driftline.monitors.detectors",
     "PageHinkley": "driftline.monitors.detectors",
     "DriftConfig": "driftline.monitors.drift_config",
