@@ -29,11 +29,14 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from driftline.core.errors import DataError
 from driftline.core.stats.result import normal_quantile
 from driftline.monitors.estimation.calibration import Calibrator, fit_calibrator
 from driftline.monitors.estimation.result import MetricEstimate, PerformanceEstimate, check_probabilities
 
 __all__ = ["CBPEFit", "estimate_cbpe", "fit_cbpe"]
+
+_WEIGHTS_HINT = "Pass mlls_prior(...).weights (or bbse_prior(...).weights): one weight per class, [w0, w1]."
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,33 @@ def fit_cbpe(proba: Any, labels: Any, method: str = "isotonic") -> CBPEFit:
 
 
 def estimate_cbpe(
-    fit: CBPEFit, proba: Any, confidence: float = 0.95, n_draws: int = 400, seed: int = 0
+    fit: CBPEFit,
+    proba: Any,
+    confidence: float = 0.95,
+    n_draws: int = 400,
+    seed: int = 0,
+    class_weights: Any = None,
 ) -> PerformanceEstimate:
-    """Estimated metrics of an unlabelled window from the model's probabilities on it."""
+    """Estimated metrics of an unlabelled window from the model's probabilities on it.
+
+    ``class_weights`` (binary only): new prior / reference prior, e.g. ``mlls_prior(...).weights``; the calibrated
+    P(y = 1) is then prior-corrected (Saerens et al. 2002) before estimating, for a window under label shift, where
+    the reference calibration alone is biased towards the old prior.
+    """
     p, _ = check_probabilities(proba)
     z = normal_quantile(0.5 + confidence / 2.0)
     if fit.n_classes == 2:
         q = np.clip(fit.calibrator(p[:, 1]), 0.0, 1.0)  # calibrated P(y = 1)
+        if class_weights is not None:
+            w = np.asarray(class_weights, dtype=np.float64)
+            if w.shape != (2,) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+                raise DataError(f"class_weights must be 2 finite numbers >= 0, got {w.tolist()}.", _WEIGHTS_HINT)
+            q = w[1] * q / np.maximum(w[1] * q + w[0] * (1.0 - q), 1e-300)
         predicted = p.argmax(axis=1) == 1
         c = np.where(predicted, q, 1.0 - q)
     else:
+        if class_weights is not None:
+            raise DataError("class_weights is supported for binary models only (top-label calibration).", "")
         c = np.clip(fit.calibrator(p.max(axis=1)), 0.0, 1.0)
     n = len(c)
     acc = float(c.mean())
