@@ -13,6 +13,7 @@ from driftline.core.lazy import lazy_getattr
 # module twice (runpy warns).
 _EXPORTS = {
     "ADWIN": "driftline.monitors.detectors",
+    "BOCPD": "driftline.monitors.detectors",
     "DDM": "driftline.monitors.detectors",
     "PageHinkley": "driftline.monitors.detectors",
     "DriftConfig": "driftline.monitors.drift_config",
@@ -20,7 +21,14 @@ _EXPORTS = {
     "summarize_frame": "driftline.monitors.engine_memory",
     "summarize_parquet": "driftline.monitors.engine_memory",
     "summarize_parquet_ray": "driftline.monitors.engine_ray",
+    "atc_estimate": "driftline.monitors.estimation",
+    "estimate_cbpe": "driftline.monitors.estimation",
+    "fit_atc": "driftline.monitors.estimation",
+    "fit_cbpe": "driftline.monitors.estimation",
     "bbse_prior": "driftline.monitors.label_shift",
+    "fit_bcts": "driftline.monitors.label_shift_mlls",
+    "mlls_prior": "driftline.monitors.label_shift_mlls",
+    "domain_classifier_test": "driftline.monitors.domain_classifier",
     "reweight_probabilities": "driftline.monitors.label_shift",
     "performance_section": "driftline.monitors.performance",
     "ReferenceProfile": "driftline.monitors.profile",
