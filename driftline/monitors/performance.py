@@ -41,6 +41,7 @@ def performance_section(baseline: dict[str, float], joint: np.ndarray, cfg: Perf
         "metric": "accuracy",
         "baseline": base,
         "baseline_n": int(baseline["n"]) if "n" in baseline else None,
+        "baseline_trained_rows": int(baseline["trained_rows"]) if "trained_rows" in baseline else None,
         "current": current,
         "ci_low": low,
         "ci_high": high,

@@ -53,6 +53,7 @@ class PerformanceSection(_Section):
     p_value: float | None = None
     n: int | None = None
     decayed: bool = False
+    baseline_trained_rows: int | None = None  # rows the model learnt from (a retrain on few rows gets refreshed)
 
 
 class SummarySection(_Section):

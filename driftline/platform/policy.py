@@ -222,7 +222,7 @@ def decide(
 ) -> Decision:
     """Decide what to do now. Pure: same inputs, same decision; apply it with ``state.after(decision, now)``."""
     _check_clock(state, now)
-    sig = read_signals(report, state.detector_fired, config.triggers)
+    sig = read_signals(report, state.detector_fired, config.triggers, state.new_labelled_rows)
     stale = _stale_alarm(state, sig, now, config)
     evidence: dict[str, Any] = {
         "strategy": config.strategy.value,
@@ -319,6 +319,7 @@ def _triggered(
     # (a pure prior shift moves P(X) too), so it only counts when no labelled performance says otherwise.
     concept = (
         "performance" in sig.fired
+        or "refresh" in sig.fired
         or "detector" in sig.fired
         or ("drift" in sig.fired and "performance" not in sig.evidence)
     )
@@ -331,7 +332,8 @@ def _triggered(
             "detector fired, so nothing points to concept drift."
         )
         return Decision(DecisionKind.REWEIGHT, reason, evidence, class_weights=sig.class_weights, **common)
-    blocked, guard_ev = _guards(state, now, cfg, sig)
+    # A refresh is due to rows, not to measured decay: like a schedule it needs no measured benefit.
+    blocked, guard_ev = _guards(state, now, cfg, None if set(sig.fired) == {"refresh"} else sig)
     evidence["guards"] = guard_ev | {"blocked": [g.value for g, _ in blocked]}
     if blocked:
         guard, text = blocked[0]

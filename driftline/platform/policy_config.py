@@ -93,6 +93,13 @@ class TriggerConfig(StrictModel):
         description="Fire when the total-variation distance of the estimated prior from the reference >= this.",
     )
     detector: bool = Field(default=True, description="Fire when a streaming error-rate detector fired (state flag).")
+    refresh_below_rows: int | None = Field(
+        default=1_000,
+        ge=1,
+        description="A champion retrained on fewer rows than this is retrained again (refresh) once "
+        "refresh_factor times as many new labelled rows arrived; null off.",
+    )
+    refresh_factor: float = Field(default=3.0, gt=0, description="See refresh_below_rows.")
 
 
 class ContinualConfig(StrictModel):

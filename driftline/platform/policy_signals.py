@@ -38,14 +38,18 @@ class Signals:
     class_weights: dict[str, float] | None = None
 
 
-def read_signals(report: DriftReport | dict[str, Any] | None, detector_fired: bool, cfg: TriggerConfig) -> Signals:
-    """Every trigger's verdict on ``report`` (None: no report yet) and a latched streaming-detector alarm."""
+def read_signals(
+    report: DriftReport | dict[str, Any] | None, detector_fired: bool, cfg: TriggerConfig, new_labelled_rows: int = 0
+) -> Signals:
+    """Every trigger's verdict on ``report`` (None: no report yet), a latched streaming-detector alarm, and whether a
+    champion that learnt from few rows is due a refresh (``new_labelled_rows`` since its retrain)."""
     sig = Signals()
     if report is None:
         sig.missing.append("report")
     else:
         typed = DriftReport.parse(report)
         _read_performance(typed.performance, cfg, sig)
+        _read_refresh(typed.performance, cfg, new_labelled_rows, sig)
         _read_drift(typed.summary, cfg, sig)
         _read_label_shift(typed.label_shift, cfg, sig)
         if typed.window is not None:
@@ -86,6 +90,21 @@ def _read_performance(perf: PerformanceSection | None, cfg: TriggerConfig, sig: 
         sig.quiet.append(f"{change} but not significantly ({sig_text}, need p <= {cfg.significance:g})")
     else:
         sig.quiet.append(f"{change} (drop {drop:.2f} < {cfg.performance_drop:.2f})")
+
+
+def _read_refresh(perf: PerformanceSection | None, cfg: TriggerConfig, new_rows: int, sig: Signals) -> None:
+    trained = perf.baseline_trained_rows if perf is not None else None
+    if cfg.refresh_below_rows is None or trained is None or trained >= cfg.refresh_below_rows:
+        return
+    need = int(cfg.refresh_factor * trained)
+    sig.evidence["refresh"] = {"trained_rows": trained, "new_labelled_rows": new_rows, "needed": need}
+    if new_rows >= need:
+        sig.fired["refresh"] = (
+            f"the champion learnt from only {trained} rows (< {cfg.refresh_below_rows}) and {new_rows} new labelled "
+            f"rows (>= {need}) have arrived since"
+        )
+    else:
+        sig.quiet.append(f"refresh of a {trained}-row retrain waits for labelled rows: {new_rows} of {need}")
 
 
 def _read_drift(summary: SummarySection | None, cfg: TriggerConfig, sig: Signals) -> None:

@@ -21,15 +21,16 @@ from driftline.train_jobs.gates import GateReport
 __all__ = ["RegisteredCandidate", "profile_json", "register_candidate"]
 
 
-def profile_json(rows: pd.DataFrame, schema: DatasetSchema, evaluation: Evaluation) -> str:
-    """The reference profile of ``rows`` with the model's confusion matrix and accuracy on its holdout."""
+def profile_json(
+    rows: pd.DataFrame, schema: DatasetSchema, evaluation: Evaluation, baseline: dict[str, float] | None = None
+) -> str:
+    """The reference profile of ``rows`` with the model's confusion matrix on its holdout; the performance
+    ``baseline`` is its holdout accuracy unless one is given (a retrain passes the level before the shift)."""
     from driftline.monitors.profile import build_reference_profile
 
+    own = {"accuracy": evaluation.accuracy, "n": float(evaluation.n)}
     profile = build_reference_profile(
-        rows,
-        schema,
-        confusion_matrix=evaluation.confusion_matrix,
-        baseline={"accuracy": evaluation.accuracy, "n": float(evaluation.n)},
+        rows, schema, confusion_matrix=evaluation.confusion_matrix, baseline=baseline or own
     )
     return str(profile.to_json())
 
@@ -53,6 +54,7 @@ def register_candidate(
     params: dict[str, Any],
     tags: dict[str, str],
     run_name: str,
+    baseline: dict[str, float] | None = None,
 ) -> RegisteredCandidate:
     """Register ``bundle`` with its profile, gate verdict and lineage; alias it ``candidate`` only if it passed."""
     tags = {**tags, "driftline.gates": gates.to_json()}
@@ -60,7 +62,7 @@ def register_candidate(
         tags["driftline.rejected_reason"] = gates.reason[:4000]
     version = registry.register(
         bundle,
-        profile_json=profile_json(profile_rows, bundle.preprocessor.schema, evaluation),
+        profile_json=profile_json(profile_rows, bundle.preprocessor.schema, evaluation, baseline),
         example=example,
         metrics=metrics,
         params=params,

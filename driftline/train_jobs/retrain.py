@@ -167,6 +167,20 @@ def _params(rcfg: RetrainConfig, new_rows: int, replay_rows: int) -> dict[str, A
     }
 
 
+def _baseline_before_shift(
+    registry: ModelRegistry, parent: str, holdout_accuracy: float, holdout_n: int, trained_rows: int
+) -> dict[str, float]:
+    """The performance level a candidate is later judged against: the best of its parent's baseline (the level the
+    task reached before the shift) and its own holdout accuracy, never a low estimate from a few post-change rows.
+    ``trained_rows`` is kept so the policy can refresh a retrain that learnt from few rows."""
+    from driftline.monitors.profile import ReferenceProfile
+
+    parent_baseline = ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline
+    level = max(float(parent_baseline.get("accuracy", holdout_accuracy)), holdout_accuracy)
+    n = float(parent_baseline.get("n", 0.0)) if level != holdout_accuracy else float(holdout_n)
+    return {"accuracy": level, "n": n, "trained_rows": float(trained_rows)}
+
+
 def _loop_config(rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | None) -> LoopConfig:
     return LoopConfig(
         initial_bundle=start.to_bytes(),
@@ -260,6 +274,7 @@ def run_retrain(
         "driftline.ray_run": run_name,
     }
     final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
+    baseline = _baseline_before_shift(registry, parent, cand_recent.accuracy, cand_recent.n, len(new_train))
     registered = register_candidate(
         registry,
         bundle,
@@ -271,6 +286,7 @@ def run_retrain(
         params=_params(rcfg, len(new_train), len(train) - len(new_train)),
         tags=lineage,
         run_name=run_name,
+        baseline=baseline,
     )
     if report.passed:
         reason = f"version {registered.version} is the candidate: {report.reason}"

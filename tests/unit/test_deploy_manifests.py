@@ -70,7 +70,7 @@ def test_rayservice_runs_driftlines_serve_app_with_the_cluster_config() -> None:
     head = service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in head["env"]}
     assert env["DRIFTLINE_WORKDIR"]["value"] == "/mnt/driftline"
-    assert env["DRIFTLINE_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "driftline-admin"
+    assert env["DRIFTLINE_ADMIN_TOKEN_SHA256"]["valueFrom"]["secretKeyRef"]["name"] == "driftline-admin"
     assert service["spec"]["rayClusterConfig"]["workerGroupSpecs"], "a RayService needs worker pods for replicas"
 
 
@@ -104,6 +104,59 @@ def test_mlflow_server_has_a_database_and_an_artifact_store() -> None:
     assert "mlflow" in services  # configs/cluster.yaml points at http://mlflow:5000
     (container,) = kinds["Deployment"]["spec"]["template"]["spec"]["containers"]
     args = dict(a.removeprefix("--").split("=", 1) for a in container["args"] if "=" in a)
-    assert args["backend-store-uri"].startswith("postgresql://")
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"]["key"] == "uri"  # a postgresql:// URI
     assert args["artifacts-destination"].startswith("s3://") and "--serve-artifacts" in container["args"]
     assert "mlflow:5000" in args["allowed-hosts"].split(",")
+
+
+def _containers(path: Path) -> list[dict[str, Any]]:
+    """Every container of every pod template in ``path`` (RayService, RayJob, Deployment, StatefulSet)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("containers"), list):
+                found.extend(node["containers"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for doc in _docs(path):
+        walk(doc)
+    return found
+
+
+@pytest.mark.parametrize("name", ["rayservice.yaml", "rayjob-drift.yaml", "rayjob-retrain.yaml"])
+def test_ray_pods_require_rays_token_and_hold_no_plain_admin_token(name: str) -> None:
+    containers = _containers(KUBERAY / name)
+    assert containers
+    for container in containers:
+        env = {e["name"]: e for e in container.get("env", [])}
+        assert env["RAY_AUTH_MODE"]["value"] == "token", container["name"]
+        assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "driftline-ray"
+        assert "DRIFTLINE_ADMIN_TOKEN" not in env  # at most its digest, on the serving cluster
+        assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-client"
+
+
+def test_the_serving_cluster_checks_admin_calls_against_a_digest_and_fences_rays_ports() -> None:
+    head = _containers(KUBERAY / "rayservice.yaml")[0]
+    env = {e["name"]: e for e in head["env"]}
+    assert env["DRIFTLINE_ADMIN_TOKEN_SHA256"]["valueFrom"]["secretKeyRef"] == {
+        "name": "driftline-admin",
+        "key": "sha256",
+    }
+    policy = _kinds(KUBERAY / "rayservice.yaml")["NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"ray.io/is-ray-node": "yes"}
+    open_ports = [p["port"] for rule in policy["spec"]["ingress"] if "from" not in rule for p in rule["ports"]]
+    assert open_ports == [8000]  # only Serve is reachable from outside driftline's pods
+
+
+def test_mlflow_requires_a_login_and_keeps_its_database_password_off_the_command_line() -> None:
+    (container,) = _kinds(KUBERAY / "mlflow.yaml")["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert "--app-name=basic-auth" in container["args"]
+    assert not any("postgresql://" in a or "PASSWORD" in a for a in container["args"] + container["command"])
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-db", "key": "uri"}

@@ -408,3 +408,17 @@ def test_durations() -> None:
     assert PolicyConfig.model_validate({"guards": {"cooldown": 60}}).guards.cooldown == timedelta(minutes=1)
     with pytest.raises(ValueError):
         PolicyConfig.model_validate({"guards": {"cooldown": "soon"}})
+
+
+def test_a_champion_retrained_on_few_rows_is_refreshed_once_enough_new_labels_arrive() -> None:
+    """The measured demo failure: a retrain on 272 rows, accuracy holding at its level, 4,000 more labelled rows."""
+    report = _report(current=0.66, baseline=0.66, p_value=0.5)
+    report["performance"]["baseline_trained_rows"] = 272
+    waiting = decide(_state(labelled=500), report, T0 + 10 * H, _cfg())
+    assert waiting.kind is DecisionKind.SKIP and "refresh of a 272-row retrain waits" in waiting.reason
+    due = decide(_state(labelled=4000), report, T0 + 10 * H, _cfg())
+    assert due.kind is DecisionKind.RETRAIN and due.triggers == ("refresh",)
+    assert "learnt from only 272 rows" in due.reason
+    big = _report(current=0.66, baseline=0.66, p_value=0.5)
+    big["performance"]["baseline_trained_rows"] = 5000  # a retrain on plenty of rows is not refreshed
+    assert decide(_state(labelled=40_000), big, T0 + 10 * H, _cfg()).kind is DecisionKind.SKIP
