@@ -87,23 +87,25 @@ class _Traffic:
         self.by_variant: dict[str, int] = {}
         self.pending: list[dict[str, Any]] = []
 
-    def _one(self, index: int, row: dict[str, Any]) -> tuple[int, str, str | None]:
+    def _one(self, index: int, row: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
         response = self.client.post(
             f"{self.url}/predict", json={"instances": [row]}, headers={"X-User-Id": f"user-{index}"}
         )
-        return response.status_code, response.headers.get("X-Request-Id", ""), response.headers.get("X-Variant")
+        body = response.json() if response.status_code == 200 else {}
+        return response.status_code, body, response.headers.get("X-Variant")
 
     def send(self, chunk: pd.DataFrame) -> None:
         rows = chunk[self.features].to_dict("records")
         results = list(self.pool.map(self._one, chunk.index, rows))
         labels = []
-        for (status, request_id, variant), label in zip(results, chunk[self.label], strict=True):
+        for (status, body, variant), label in zip(results, chunk[self.label], strict=True):
             self.sent += 1
             if status != 200:
                 self.failed += 1
                 continue
             self.by_variant[variant or "?"] = self.by_variant.get(variant or "?", 0) + 1
-            labels.append({"request_id": request_id, "label": int(label)})
+            # The label goes back with the row's feedback token: only who received a prediction may label it.
+            labels.append({"request_id": body["request_id"], "token": body["feedback_tokens"][0], "label": int(label)})
         self.pending = labels
         self.flush_labels()  # labels arrive later than their predictions: after the chunk, before the next tick
 

@@ -1,7 +1,9 @@
-"""Validate ``POST /feedback`` bodies: ``{"request_id", "label"[, "row"]}`` or ``{"items": [...]}``.
+"""Validate ``POST /feedback`` bodies: ``{"request_id", "label"[, "row"], "token"}`` or ``{"items": [...]}``.
 
->>> parse_feedback({"request_id": "r1", "label": 1}, classes=(0, 1))
-([{'request_id': 'r1', 'label': 1, 'row': 0}], True)
+``token`` is the row's feedback token from the ``/predict`` answer (see ``feedback_token.py``).
+
+>>> parse_feedback({"request_id": "r1", "label": 1, "token": "t"}, classes=(0, 1))
+([{'request_id': 'r1', 'label': 1, 'row': 0, 'token': 't'}], True)
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ def _item(raw: Any, classes: tuple[int, ...], index: int | None) -> dict[str, An
         raise PayloadError(422, "unknown_class", f"{where}label {label} is not one of {list(classes)}.", "label", index)
     if isinstance(row, bool) or not isinstance(row, int) or row < 0:
         raise PayloadError(422, "wrong_type", f"{where}'row' must be an integer >= 0.", "row", index)
-    return {"request_id": request_id, "label": label, "row": row}
+    token = raw.get("token")
+    if token is not None and not isinstance(token, str):
+        raise PayloadError(422, "wrong_type", f"{where}'token' must be the string /predict returned.", "token", index)
+    return {"request_id": request_id, "label": label, "row": row, "token": token}
 
 
 def parse_feedback(body: Any, classes: tuple[int, ...], max_items: int = 10_000) -> tuple[list[dict[str, Any]], bool]:

@@ -26,9 +26,10 @@ from driftline.core.paths import state_dir
 from driftline.datasets.schema import DatasetSchema
 from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.traffic import TrafficMode
-from driftline.serve_apps.admin import check_bearer, resolve_admin_token
+from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import assign_variant, shadow_selected
 from driftline.serve_apps.feedback import parse_feedback
+from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.payload import PayloadError, parse_records
@@ -65,14 +66,10 @@ _PREDICT_DOC: dict[str, Any] = {
 }
 
 
-def _request_id(request: Request) -> str:
-    """Serve's request id: the client's ``X-Request-Id`` when given, else one the proxy generated.
-
-    The proxy also echoes it in the response's ``X-Request-Id`` header, so the router must not add a second one.
-    """
-    from ray.serve.context import _get_serve_request_context
-
-    return _get_serve_request_context().request_id or request.headers.get("x-request-id") or uuid.uuid4().hex
+def _client_request_id(request: Request) -> str | None:
+    """The client's own ``X-Request-Id`` (kept for its tracing, never a key: the router issues the key)."""
+    value = request.headers.get("x-request-id")
+    return value[:200] if value else None
 
 
 def _cause(err: BaseException) -> BaseException:
@@ -101,7 +98,14 @@ async def _json(request: Request, max_bytes: int) -> Any:
 
 
 # "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
-_FEEDBACK_STATUS = {"accepted": 200, "duplicate": 200, "unknown_request_id": 404, "conflict": 409, "unavailable": 503}
+_FEEDBACK_STATUS = {
+    "accepted": 200,
+    "duplicate": 200,
+    "bad_token": 403,  # no valid feedback token for this (request_id, row), and no admin bearer token
+    "unknown_request_id": 404,
+    "conflict": 409,
+    "unavailable": 503,
+}
 
 
 @serve.ingress(api)
@@ -116,7 +120,7 @@ class Router:
         self._max_rows = cfg.serve.max_batch_rows
         self._max_body = cfg.serve.max_body_bytes
         self._timeout = cfg.serve.request_timeout_seconds
-        self._token = resolve_admin_token(cfg.serve.admin_token)
+        self._auth = AdminAuth.from_env(cfg.serve.admin_token)
         self._poll = cfg.serve.poll_seconds
         self._store = ServingStateStore(state_dir(cfg.workdir_path))
         self._serving: ServingState | None = None
@@ -126,6 +130,7 @@ class Router:
         self._records: list[dict[str, Any]] = []
         self._pump: asyncio.Task[Any] | None = None
         self._metrics = RouterMetrics()
+        self._signer = FeedbackSigner(load_secret(state_dir(cfg.workdir_path)))
         self._shadow = ShadowMirror(
             cfg.serve.shadow_timeout_seconds,
             cfg.serve.shadow_max_in_flight,
@@ -169,13 +174,21 @@ class Router:
             self._controller.observe.remote(self._window.drain())
 
     def _log(
-        self, rows: list[dict[str, Any]], request_id: str, variant: str, role: str, result: Any, latency_s: float
+        self,
+        rows: list[dict[str, Any]],
+        request_id: str,
+        variant: str,
+        role: str,
+        result: Any,
+        latency_s: float,
+        client_request_id: str | None = None,
     ) -> None:
         now = time.time()
         for row, (features, pred, proba) in enumerate(zip(rows, result.predictions, result.probabilities, strict=True)):
             self._records.append(
                 {
                     "request_id": request_id,
+                    "client_request_id": client_request_id or "",  # one string type in every file
                     "row": row,
                     "timestamp": now,
                     "model_name": self._model_name,
@@ -227,7 +240,7 @@ class Router:
 
     @api.post("/predict", summary="Predict a batch", openapi_extra=_PREDICT_DOC)
     async def predict(self, request: Request) -> JSONResponse:
-        request_id = _request_id(request)
+        request_id, client_id = uuid.uuid4().hex, _client_request_id(request)
         try:
             state = await self._state()
             rows = parse_records(await _json(request, self._max_body), await self._get_schema(state), self._max_rows)
@@ -245,13 +258,17 @@ class Router:
         variant, result, latency = answered
         self._window.record(variant, latency)
         self._metrics.observe(variant, "served", latency)
-        self._log(rows, request_id, variant, "served", result, latency)
+        self._log(rows, request_id, variant, "served", result, latency, client_id)
         mirrored = traffic.mode is TrafficMode.SHADOW and traffic.candidate_version
         if mirrored and shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
             self._shadow.start(lambda r: self._call(state, "candidate", r), rows, request_id, result)
-        headers.update({"X-Model-Version": result.model_version, "X-Variant": variant})
+        headers.update(
+            {"X-Model-Version": result.model_version, "X-Variant": variant, "X-Driftline-Request-Id": request_id}
+        )
         body = {
             "request_id": request_id,
+            "client_request_id": client_id,
+            "feedback_tokens": [self._signer.sign(request_id, row) for row in range(len(rows))],
             "predictions": result.predictions,
             "probabilities": result.probabilities,
             "model_version": result.model_version,
@@ -268,11 +285,23 @@ class Router:
             items, single = parse_feedback(body, (await self._get_schema(state)).classes)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
+        trusted = self._auth.check(request.headers.get("authorization"))
+        signed = [trusted or self._signer.verify(i["request_id"], i["row"], i.get("token")) for i in items]
+        refused = {
+            index: {"request_id": item["request_id"], "row": item["row"], "status": "bad_token"}
+            for index, (item, ok) in enumerate(zip(items, signed, strict=True))
+            if not ok
+        }
         await self._flush(wait=True)  # our buffered predictions must be in the writer's index before labels join
-        outcomes = await self._writer.feedback.remote(items, time.time())
+        accepted = [item for index, item in enumerate(items) if index not in refused]
+        judged = iter(await self._writer.feedback.remote(accepted, time.time()) if accepted else [])
+        outcomes = [refused[index] if index in refused else next(judged) for index in range(len(items))]
+        versions = {"champion": state.traffic.champion_version, "candidate": state.traffic.candidate_version}
         for outcome in outcomes:
             for scored in outcome.get("scored", ()):
-                self._window.label(scored["variant"], scored["correct"])
+                # A label counts for the rollout only while the version that answered still holds its variant.
+                if versions.get(scored["variant"]) == scored["model_version"]:
+                    self._window.label(scored["variant"], scored["correct"])
         if single:
             outcome = outcomes[0]
             status = _FEEDBACK_STATUS[outcome["status"]]
@@ -307,9 +336,9 @@ class Router:
 
     def _refuse(self, request: Request) -> JSONResponse | None:
         """The 403/401 answer when the caller may not use the admin API; None when it may."""
-        if not self._token:
+        if not self._auth.enabled:
             return _error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
-        if not check_bearer(request.headers.get("authorization"), self._token):
+        if not self._auth.check(request.headers.get("authorization")):
             response = _error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response

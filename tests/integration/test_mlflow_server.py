@@ -181,8 +181,10 @@ def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url
             chunk = rows[start : start + 50]
             answer = client.post(f"{app_url}/predict", json={"instances": [_features(r) for r in chunk]})
             assert answer.status_code == 200, answer.text
-            rid = answer.json()["request_id"]
-            items = [{"request_id": rid, "row": i, "label": int(r["y"])} for i, r in enumerate(chunk)]
+            rid, tokens = answer.json()["request_id"], answer.json()["feedback_tokens"]
+            items = [
+                {"request_id": rid, "row": i, "label": int(r["y"]), "token": tokens[i]} for i, r in enumerate(chunk)
+            ]
             assert client.post(f"{app_url}/feedback", json={"items": items}).status_code == 200
     _wait_logged(scfg, PREDICTIONS, before + len(rows))  # labels join predictions only once both are flushed
     _wait_logged(scfg, FEEDBACK, len(rows))

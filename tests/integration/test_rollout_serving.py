@@ -147,18 +147,38 @@ def test_only_a_version_that_passed_its_gates_rolls_out_unless_forced(app_url, r
 
 def test_feedback_is_joined_once_and_bad_feedback_is_clear(app_url, rows) -> None:
     answer = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]}).json()
-    rid = answer["request_id"]
-    first = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1})
+    rid, token = answer["request_id"], answer["feedback_tokens"][0]
+    first = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1, "token": token})
     assert first.status_code == 200 and first.json()["status"] == "accepted"
-    again = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1})
+    again = httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1, "token": token})
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
-    assert httpx.post(f"{app_url}/feedback", json={"request_id": "never-seen", "label": 1}).status_code == 404
+    never = httpx.post(f"{app_url}/feedback", json={"request_id": "never-seen", "label": 1}, headers=AUTH)
+    assert never.status_code == 404  # a trusted pipeline (admin token) needs no per-row token
     assert httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": "yes"}).status_code == 422
     assert httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 5}).status_code == 422
     batch = httpx.post(
-        f"{app_url}/feedback", json={"items": [{"request_id": rid, "label": 1}, {"request_id": "x", "label": 0}]}
+        f"{app_url}/feedback",
+        json={"items": [{"request_id": rid, "label": 1, "token": token}, {"request_id": "x", "label": 0}]},
     )
-    assert batch.json()["counts"] == {"duplicate": 1, "unknown_request_id": 1}
+    assert batch.json()["counts"] == {"duplicate": 1, "bad_token": 1}
+
+
+def test_nobody_labels_a_request_they_did_not_receive(app_url, rows) -> None:
+    """Forged, reused or missing tokens are a 403: labels cannot be planted on someone else's prediction."""
+    mine = httpx.post(f"{app_url}/predict", json={"instances": rows[:2]}).json()
+    theirs = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]}, headers={"X-Request-Id": "victim"}).json()
+    rid = theirs["request_id"]
+    assert httpx.post(f"{app_url}/feedback", json={"request_id": rid, "label": 1}).status_code == 403
+    forged = {"request_id": rid, "label": 1, "token": "0" * 32}
+    assert httpx.post(f"{app_url}/feedback", json=forged).status_code == 403
+    reused = {"request_id": rid, "label": 1, "token": mine["feedback_tokens"][0]}  # another request's token
+    assert httpx.post(f"{app_url}/feedback", json=reused).status_code == 403
+    other_row = {"request_id": mine["request_id"], "row": 1, "label": 1, "token": mine["feedback_tokens"][0]}
+    assert httpx.post(f"{app_url}/feedback", json=other_row).status_code == 403  # tokens are per row
+    client_id = {"request_id": "victim", "label": 1, "token": theirs["feedback_tokens"][0]}
+    assert httpx.post(f"{app_url}/feedback", json=client_id).status_code == 403  # the client's id is no key
+    ok = {"request_id": rid, "label": 1, "token": theirs["feedback_tokens"][0]}
+    assert httpx.post(f"{app_url}/feedback", json=ok).status_code == 200
 
 
 def test_shadow_answers_from_champion_and_logs_candidate_one_for_one(rcfg, champion, app_url, rows) -> None:
@@ -173,7 +193,7 @@ def test_shadow_answers_from_champion_and_logs_candidate_one_for_one(rcfg, champ
             assert response.status_code == 200
             assert response.headers["X-Variant"] == "champion"
             assert response.headers["X-Model-Version"] == champion.version.version
-            ids.append(response.headers["X-Request-Id"])
+            ids.append(response.json()["request_id"])
     time.sleep(2.0)  # shadow calls finish off the user's path, then the log flushes
     httpx.post(f"{app_url}/rollout/abort", headers=AUTH)
     log = ParquetSink(rcfg.workdir_path / "logs").read(PREDICTIONS)

@@ -51,14 +51,16 @@ def test_predict_accepts_three_body_shapes(app_url, rows, champion) -> None:
         assert response.status_code == 200, response.text
         assert response.headers["X-Model-Version"] == champion.version.version
         assert response.headers["X-Variant"] == "champion"
-        assert response.headers["X-Request-Id"] == response.json()["request_id"]
+        assert response.headers["X-Driftline-Request-Id"] == response.json()["request_id"]  # the server's id
         answers.append(response.json()["predictions"])
     assert answers[0] == answers[1] == answers[2] and len(answers[0]) == len(rows)
 
 
-def test_client_request_id_is_kept(app_url, rows) -> None:
-    response = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]}, headers={"X-Request-Id": "abc-123"})
-    assert response.headers["X-Request-Id"] == "abc-123" and response.json()["request_id"] == "abc-123"
+def test_client_request_id_is_kept_but_never_the_key(app_url, rows) -> None:
+    response = httpx.post(f"{app_url}/predict", json={"instances": rows[:2]}, headers={"X-Request-Id": "abc-123"})
+    body = response.json()
+    assert body["client_request_id"] == "abc-123" and body["request_id"] != "abc-123"
+    assert len(body["feedback_tokens"]) == 2 and len(set(body["feedback_tokens"])) == 2  # one token per row
 
 
 @pytest.mark.parametrize(
