@@ -27,7 +27,8 @@ def test_triggered_retrains_soon_after_the_change_and_not_before(drift_stream) -
         assert row["retrain_at"], f"{row['variant']}: never retrained"
         first = row["retrain_at"][0]
         assert first > change, f"{row['variant']}: retrained at {first}, before the change at {change}"
-        assert first <= change + 2 * WINDOW, f"{row['variant']}: first retrain {first} is late (change {change})"
+        # Found in the first window that ends after the change (row 2,750 for the change at 2,500; see the README).
+        assert first <= change + WINDOW, f"{row['variant']}: first retrain {first} is late (change {change})"
 
 
 def test_periodic_and_never_bookkeeping(drift_stream) -> None:

@@ -15,7 +15,6 @@ RUNS = 400
 LOOKS = 40
 BATCH = 50  # per arm, so the last look has 2000 per arm
 TAU = 0.05  # mixing sd of the difference in proportions
-SLACK = 3 * math.sqrt(ALPHA * (1 - ALPHA) / RUNS)  # Monte-Carlo error of an estimated rate near alpha
 
 
 def _cumulative(rng: np.random.Generator, p_a: float, p_b: float) -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +41,10 @@ def _rejections(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def test_peeking_keeps_false_positives_at_alpha_while_fixed_test_inflates() -> None:
     seq_fpr, fixed_fpr = _rejections(*_cumulative(np.random.default_rng(2017), 0.3, 0.3))
-    assert seq_fpr <= ALPHA + SLACK
-    assert fixed_fpr > ALPHA + SLACK  # the peeked fixed-horizon test is not valid
+    # The README quotes this seeded run: 0.75% for mSPRT (3 of 400), 26% for the peeked z test. The mSPRT bound is
+    # alpha itself (always valid), not alpha plus Monte-Carlo slack.
+    assert seq_fpr <= 0.01 < ALPHA
+    assert fixed_fpr >= 0.2  # the peeked fixed-horizon test is not valid: about five times alpha
     assert fixed_fpr > 2 * seq_fpr
 
 
