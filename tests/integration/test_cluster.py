@@ -88,4 +88,5 @@ def test_serve_answers_predictions_from_the_cluster(summary) -> None:
     assert serve["status_code"] == 200 and serve["n_predictions"] == 5
     assert serve["model_version"] == serve["expected_version"] == summary["train"]["version"]
     assert serve["health"]["champion_version"] == summary["train"]["version"]
+    assert serve["replica_nodes"], "the Serve app reported no replica nodes"  # an empty list proved nothing
     assert set(serve["replica_nodes"]) <= set(summary["nodes"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,19 +30,6 @@ SCHEMA = DatasetSchema(
     classes=(0, 1),
 )
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    """Fallback for running this module alone; the shared session fixture in conftest.py overrides it."""
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False)
-    yield
-    if started:
-        ray.shutdown()
 
 
 def _frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
