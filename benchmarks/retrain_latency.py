@@ -116,7 +116,7 @@ def _one(cfg: Any, rcfg: Any, window: Any, older: Any) -> dict[str, Any]:
 
     load_before = _load()
     out = run_retrain(cfg, rcfg, window, older=older, trigger="benchmark")
-    timings = dict(out.timings)
+    timings = dict(getattr(out, "timings", {}))  # (absent before #13: then only the total)
     if out.run_name:
         timings |= _split_worker_start(timings, cfg.workdir_path / "ray_results" / out.run_name)
     return {

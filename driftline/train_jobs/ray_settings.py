@@ -3,7 +3,8 @@
 - :func:`workers_for`: a small window trains on fewer workers than configured (data parallelism only pays once
   each worker has enough rows; below that it adds worker start-up and all-reduce cost).
 - :func:`torch_config`: one worker needs no torch process group (nothing to all-reduce; ``prepare_model`` does
-  not wrap a model in DDP at world size 1), so the gloo rendezvous is skipped.
+  not wrap a model in DDP at world size 1), so the gloo rendezvous is skipped, and the Train controller does not
+  import torch just to unpickle a ``TorchConfig``.
 - :func:`controller_polling`: Ray Train's controller polls its workers every 2 s by default and a worker's
   ``ray.train.report`` waits until the previous report was polled; for runs whose epochs take milliseconds that
   wait, not training, is the cost. A user's own ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S`` wins.
@@ -31,19 +32,29 @@ def workers_for(rows: int, requested: int, min_rows_per_worker: int) -> int:
 
 
 def torch_config(num_workers: int) -> Any:
-    """Ray Train's TorchConfig; for a single worker one whose backend sets up no process group."""
-    from ray.train.backend import Backend
-    from ray.train.torch import TorchConfig
+    """Ray Train's TorchConfig; for a single worker a backend config that sets up nothing and imports no torch.
+
+    TorchTrainer only reads and sets ``backend`` on it. The class is defined here, inside the function, so Ray
+    pickles it by value: the Train controller then unpickles it without importing torch (``TorchConfig`` lives
+    in a module that imports torch, a second torch import per run, seconds on a loaded machine).
+    """
+    from ray.train.backend import Backend, BackendConfig
 
     if num_workers > 1:
+        from ray.train.torch import TorchConfig
+
         return TorchConfig()
 
-    class _SingleWorkerTorchConfig(TorchConfig):  # type: ignore[misc]
+    class SingleWorkerTorchConfig(BackendConfig):  # type: ignore[misc]
+        """No process group (nothing to all-reduce); ``prepare_model`` wraps nothing at world size 1."""
+
+        backend: str | None = None
+
         @property
         def backend_cls(self) -> type[Backend]:
-            return Backend  # the no-op backend: no init_process_group, nothing to destroy
+            return Backend  # Ray Train's no-op backend
 
-    return _SingleWorkerTorchConfig()
+    return SingleWorkerTorchConfig()
 
 
 @contextmanager
