@@ -15,50 +15,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from driftline.model.bundle import ModelBundle
+from driftline.train_jobs.batches import EncodedWindow, encode_labels
 from driftline.train_jobs.loop import LoopConfig, train_loop
 
 __all__ = ["LocalTrainResult", "encode_labels", "fit_local"]
 
 
-def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
-    """Map label values to class indices; a label the model does not know is a DataError."""
-    from driftline.core.errors import DataError
-
-    label = bundle.preprocessor.schema.label
-    if label not in frame.columns:
-        raise DataError(f"Label column {label!r} is missing.", "Provide labelled rows to train on.")
-    classes = np.asarray(bundle.classes)
-    values = frame[label].to_numpy()
-    index = np.searchsorted(classes, values)
-    unknown = (index >= len(classes)) | (classes[np.minimum(index, len(classes) - 1)] != values)
-    if unknown.any():
-        bad = sorted(set(values[unknown].tolist()))[:5]
-        raise DataError(
-            f"Label value(s) {bad} are not classes of the model {list(classes)}.", "Drop or fix those rows."
-        )
-    return index.astype(np.int64)
-
-
 @dataclass
 class _LocalContext:
-    features: torch.Tensor
-    labels: torch.Tensor
+    window: EncodedWindow
     seed: int
     world_rank: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     last_state: dict[str, Any] | None = None
 
     def batches(self, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            yield self.features[idx], self.labels[idx]
+        return self.window.batches(epoch, batch_size, self.seed)
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         return model
@@ -82,11 +59,7 @@ class LocalTrainResult:
 
 def fit_local(bundle: ModelBundle, frame: pd.DataFrame, cfg: LoopConfig) -> LocalTrainResult:
     """Train in-process starting from ``cfg.initial_bundle``; returns ``bundle`` with the trained weights."""
-    ctx = _LocalContext(
-        features=torch.from_numpy(bundle.preprocessor.transform(frame)),
-        labels=torch.from_numpy(encode_labels(frame, bundle)),
-        seed=cfg.seed,
-    )
+    ctx = _LocalContext(EncodedWindow.encode(bundle, frame), seed=cfg.seed)
     train_loop(ctx, cfg)
     if ctx.last_state is None:
         return LocalTrainResult(ModelBundle.from_bytes(cfg.initial_bundle), ctx.history)

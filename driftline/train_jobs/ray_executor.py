@@ -1,7 +1,10 @@
-"""Run :func:`train_loop` on Ray Train (V2 API, Ray 2.60): a TorchTrainer over a Ray Dataset.
+"""Run :func:`train_loop` on Ray Train (V2 API, Ray 2.60): a TorchTrainer over the encoded window.
 
-Preprocessing is fitted on the driver (it needs only column statistics) and applied inside Ray Data, so the
-encoded features stream to the workers. Each call gets a unique run name: reusing a name resumes that old run.
+The window is encoded once on the driver (the preprocessor is fitted there) and put in the object store once;
+each worker reads its shard zero-copy. A retrain window is already a DataFrame in the driver's memory, so a
+Ray Dataset would add a coordinator actor, a streaming execution per epoch and a second encoding, not scale.
+Each call gets a unique run name: reusing a name resumes that old run. See ``ray_settings`` for the fixed costs
+a small run avoids (process group for one worker, the controller's 2 s polling).
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ import torch
 from torch import nn
 
 from driftline.core.errors import TrainingError
+from driftline.core.timing import PhaseTimer
 from driftline.model.bundle import ModelBundle
-from driftline.train_jobs.local_executor import encode_labels
+from driftline.train_jobs.batches import EncodedWindow
 from driftline.train_jobs.loop import LoopConfig, train_loop
+from driftline.train_jobs.ray_settings import controller_polling, torch_config
 
 __all__ = ["RayTrainResult", "fit_on_ray", "unique_run_name"]
 
 _STATE_FILE = "state.pt"
 _FAILED_ONCE_MARKER = "injected_failure_done"
 _HISTORY_FILE = "history.jsonl"  # [retrain, issue #4]
+_TIMINGS_FILE = "worker_timings.json"
 
 
 def unique_run_name(prefix: str) -> str:
@@ -38,22 +44,34 @@ def unique_run_name(prefix: str) -> str:
 
 
 class _RayContext:
-    """TrainContext backed by ray.train: dataset shard, DDP and persisted checkpoints."""
+    """TrainContext backed by ray.train: this rank's shard of the window, DDP and persisted checkpoints."""
 
-    def __init__(self, marker_dir: str) -> None:
+    def __init__(self, marker_dir: str, window_ref: Any, seed: int) -> None:
+        import ray
         import ray.train
 
         self._train = ray.train
-        self.world_rank = ray.train.get_context().get_world_rank()
+        context = ray.train.get_context()
+        self.world_rank = context.get_world_rank()
+        entered_at = time.time()
+        # The window was encoded once on the driver and put in the object store once; every rank (and a restarted
+        # worker) reads it from there zero-copy and copies only its own shard (torch wants writable memory).
+        shard = ray.get(window_ref).shard(self.world_rank, context.get_world_size())
+        self._window = EncodedWindow(np.array(shard.features), np.array(shard.labels))
+        self._seed = seed + self.world_rank
         self._marker = Path(marker_dir) / _FAILED_ONCE_MARKER
         # [retrain, issue #4] every epoch's metrics, appended by rank 0: result.metrics_dataframe only holds the
         # num_to_keep kept checkpoints, so this log is what shows a resumed run did not redo earlier epochs.
         self._history = Path(marker_dir) / _HISTORY_FILE
+        # Where rank 0's seconds go (wall clock, so the driver can line them up with its own): see fit_on_ray.
+        self.timings: dict[str, float] = {
+            "entered_at": entered_at,
+            "window_read": time.time() - entered_at,
+            "checkpoint": 0.0,
+        }
 
     def batches(self, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        shard = self._train.get_dataset_shard("train")
-        for batch in shard.iter_torch_batches(batch_size=batch_size, local_shuffle_buffer_size=4 * batch_size):
-            yield batch["features"].float(), batch["label"].long()
+        return self._window.batches(epoch, batch_size, self._seed)
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         import ray.train.torch
@@ -70,9 +88,17 @@ class _RayContext:
         self._history.parent.mkdir(parents=True, exist_ok=True)  # [retrain, issue #4] see __init__
         with self._history.open("a") as log:
             log.write(json.dumps(metrics) + "\n")
+        started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             torch.save(state, Path(tmp) / _STATE_FILE)
             self._train.report(metrics, checkpoint=Checkpoint.from_directory(tmp))
+        self.timings["checkpoint"] += time.perf_counter() - started
+
+    def write_timings(self) -> None:
+        if self.world_rank == 0:
+            self.timings["finished_at"] = time.time()
+            self._history.parent.mkdir(parents=True, exist_ok=True)
+            (self._history.parent / _TIMINGS_FILE).write_text(json.dumps(self.timings))
 
     def restore(self) -> dict[str, Any] | None:
         checkpoint = self._train.get_checkpoint()
@@ -103,7 +129,9 @@ class _RayContext:
 
 def _ray_entry(config: dict[str, Any]) -> None:
     cfg = LoopConfig(**config["loop"])
-    train_loop(_RayContext(config["marker_dir"]), cfg)
+    ctx = _RayContext(config["marker_dir"], config["window"], cfg.seed)
+    train_loop(ctx, cfg)
+    ctx.write_timings()
 
 
 @dataclass(frozen=True)
@@ -112,19 +140,7 @@ class RayTrainResult:
     history: list[dict[str, float]]
     run_name: str
     checkpoint_path: str
-
-
-def _encoded_dataset(bundle: ModelBundle, frame: pd.DataFrame) -> Any:
-    import ray.data
-
-    labels = encode_labels(frame, bundle)
-    preprocessor = bundle.preprocessor
-    raw = frame[list(preprocessor.schema.feature_names)].assign(__label__=labels)
-
-    def encode(batch: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {"features": preprocessor.transform(batch), "label": batch["__label__"].to_numpy(np.int64)}
-
-    return ray.data.from_pandas(raw).map_batches(encode, batch_format="pandas", batch_size=4096)
+    timings: dict[str, float]
 
 
 def fit_on_ray(
@@ -139,35 +155,71 @@ def fit_on_ray(
     max_failures: int = 2,
 ) -> RayTrainResult:
     """Train with a TorchTrainer; returns the bundle with the last checkpoint's weights and per-epoch metrics."""
+    import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    timer = PhaseTimer()
     run_name = unique_run_name(run_prefix)
     storage = Path(storage_path).expanduser().resolve()
-    trainer = TorchTrainer(
-        train_loop_per_worker=_ray_entry,
-        train_loop_config={"loop": cfg.to_dict(), "marker_dir": str(storage / run_name / "_markers")},
-        scaling_config=ScalingConfig(num_workers=num_workers, resources_per_worker={"CPU": cpus_per_worker}),
-        datasets={"train": _encoded_dataset(bundle, frame)},
-        run_config=RunConfig(
-            name=run_name,
-            storage_path=str(storage),
-            checkpoint_config=CheckpointConfig(num_to_keep=2),
-            failure_config=FailureConfig(max_failures=max_failures),
-        ),
-    )
+    markers = storage / run_name / "_markers"
+    with timer.phase("encode_window"):
+        window_ref = ray.put(EncodedWindow.encode(bundle, frame))  # held by this frame until fit() returns
+    with timer.phase("trainer_construction"):
+        trainer = TorchTrainer(
+            train_loop_per_worker=_ray_entry,
+            train_loop_config={"loop": cfg.to_dict(), "marker_dir": str(markers), "window": window_ref},
+            torch_config=torch_config(num_workers),
+            scaling_config=ScalingConfig(num_workers=num_workers, resources_per_worker={"CPU": cpus_per_worker}),
+            run_config=RunConfig(
+                name=run_name,
+                storage_path=str(storage),
+                checkpoint_config=CheckpointConfig(num_to_keep=2),
+                failure_config=FailureConfig(max_failures=max_failures),
+            ),
+        )
+    fit_started = time.time()
     try:
-        result = trainer.fit()
+        with controller_polling():
+            result = trainer.fit()
     except Exception as exc:  # Ray wraps worker errors in its own types; keep the cause, say what to do
         raise TrainingError(f"Ray Train run {run_name} failed: {exc}", "See the worker logs above.") from exc
+    timer.update(_fit_phases(markers / _TIMINGS_FILE, fit_started, time.time()))
     if result.checkpoint is None:
         raise TrainingError(f"Ray Train run {run_name} finished without a checkpoint.", "Check epochs >= 1.")
-    with result.checkpoint.as_directory() as folder:
-        state = torch.load(Path(folder) / _STATE_FILE, map_location="cpu", weights_only=True)
-    history = [
-        dict(m) for m in (result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else [])
-    ]
-    history_log = storage / run_name / "_markers" / _HISTORY_FILE  # [retrain, issue #4] full per-epoch history
-    if history_log.is_file():
-        history = [json.loads(line) for line in history_log.read_text().splitlines() if line.strip()]
-    return RayTrainResult(bundle.with_weights(state["model"]), history, run_name, str(result.checkpoint.path))
+    with timer.phase("load_result"):
+        with result.checkpoint.as_directory() as folder:
+            state = torch.load(Path(folder) / _STATE_FILE, map_location="cpu", weights_only=True)
+        history = _history(result, markers / _HISTORY_FILE)
+    return RayTrainResult(
+        bundle.with_weights(state["model"]), history, run_name, str(result.checkpoint.path), timer.seconds
+    )
+
+
+def _history(result: Any, history_log: Path) -> list[dict[str, float]]:
+    """Every epoch's metrics: the rank-0 log when there is one (it survives restarts), else Ray's kept ones."""
+    if history_log.is_file():  # [retrain, issue #4] full per-epoch history
+        return [json.loads(line) for line in history_log.read_text().splitlines() if line.strip()]
+    frame = result.metrics_dataframe
+    return [dict(m) for m in (frame.to_dict("records") if frame is not None else [])]
+
+
+def _fit_phases(worker_file: Path, fit_started: float, fit_ended: float) -> dict[str, float]:
+    """Split ``trainer.fit()`` into phases with rank 0's wall-clock marks (same host: clocks agree).
+
+    worker_start: controller, placement group, worker actors, torch process group, until the train function
+    runs; window_read: its shard from the object store; epochs: the loop's compute, batching included (as in
+    the local executor); checkpoint: writing and reporting them (a report waits for the controller's poll);
+    fit_teardown: from the loop's end until ``fit()`` returns. Without rank 0's file, ``fit`` is one phase.
+    """
+    if not worker_file.is_file():
+        return {"fit": fit_ended - fit_started}
+    w = json.loads(worker_file.read_text())
+    inside = w["finished_at"] - w["entered_at"]
+    return {
+        "worker_start": w["entered_at"] - fit_started,
+        "window_read": w["window_read"],
+        "epochs": inside - w["window_read"] - w["checkpoint"],
+        "checkpoint": w["checkpoint"],
+        "fit_teardown": fit_ended - w["finished_at"],
+    }

@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import pandas as pd
 from driftline.core.config import DriftlineConfig
 from driftline.core.config_loader import load_config
 from driftline.core.errors import DataError, DriftlineError
+from driftline.core.timing import PhaseTimer
 from driftline.datasets import DatasetSchema, load_stream
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
@@ -63,6 +64,7 @@ class RetrainOutcome:
     history: list[dict[str, float]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PhaseTimer), in the order run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class RetrainOutcome:
             "metrics": self.metrics,
             "epochs_run": [int(h.get("epoch", -1)) for h in self.history],
             "seconds": round(self.seconds, 2),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
@@ -109,25 +112,34 @@ def _older_pools(older: pd.DataFrame | None, rcfg: RetrainConfig) -> tuple[pd.Da
 
 
 def _fit(
-    cfg: DriftlineConfig, rcfg: RetrainConfig, start: ModelBundle, train: pd.DataFrame, loop: LoopConfig
+    cfg: DriftlineConfig,
+    rcfg: RetrainConfig,
+    start: ModelBundle,
+    train: pd.DataFrame,
+    loop: LoopConfig,
+    timer: PhaseTimer,
 ) -> tuple[ModelBundle, list[dict[str, float]], str]:
     if rcfg.executor is Executor.LOCAL:
-        local = fit_local(start, train, loop)
+        with timer.phase("epochs"):
+            local = fit_local(start, train, loop)
         return local.bundle, local.history, unique_run_name("retrain-local")
     from driftline.core.ray_runtime import ensure_ray
     from driftline.train_jobs.ray_executor import fit_on_ray
+    from driftline.train_jobs.ray_settings import workers_for
 
-    ensure_ray(cfg)
+    with timer.phase("ray_start"):
+        ensure_ray(cfg)
     result = fit_on_ray(
         start,
         train,
         loop,
-        num_workers=cfg.train.num_workers,
+        num_workers=workers_for(len(train), cfg.train.num_workers, rcfg.min_rows_per_worker),
         cpus_per_worker=cfg.train.cpus_per_worker,
         storage_path=cfg.workdir_path / "ray_results",
         run_prefix="retrain",
         max_failures=rcfg.max_failures,
     )
+    timer.update(result.timings)
     return result.bundle, result.history, result.run_name
 
 
@@ -231,12 +243,13 @@ def run_retrain(
     ``older`` is data from before the window (e.g. the champion's training data): a reservoir of it feeds replay
     and the forgetting gate. ``fail_at_epoch`` kills a Ray Train worker once at that epoch (fault-injection tests).
     """
-    started = time.perf_counter()
+    started, timer = time.perf_counter(), PhaseTimer()
     rcfg = retrain_cfg
-    registry = ModelRegistry(cfg)
-    registry.experiment_id()  # fails fast with RegistryError when MLflow is unreachable, before any work
-    progress(f"loading the {rcfg.champion_alias}")
-    loaded = load_champion(registry, rcfg.champion_alias)
+    with timer.phase("load_champion"):
+        registry = ModelRegistry(cfg)
+        registry.experiment_id()  # fails fast with RegistryError when MLflow is unreachable, before any work
+        progress(f"loading the {rcfg.champion_alias}")
+        loaded = load_champion(registry, rcfg.champion_alias)
     if loaded is None:
         reason = (
             f"skip: registered model {registry.name!r} has no alias {rcfg.champion_alias!r} to warm-start from; "
@@ -244,8 +257,7 @@ def run_retrain(
         )
         return RetrainOutcome(RetrainStatus.SKIPPED, reason, seconds=time.perf_counter() - started)
     champion, parent = loaded
-    schema = champion.preprocessor.schema
-    labelled = _labelled_rows(load_window(window), schema)
+    labelled = _labelled_rows(load_window(window), champion.preprocessor.schema)
     if len(labelled) < rcfg.min_labelled_rows:
         reason = (
             f"skip: the window has {len(labelled)} labelled rows (< min_labelled_rows={rcfg.min_labelled_rows}); "
@@ -254,56 +266,78 @@ def run_retrain(
         return RetrainOutcome(
             RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started
         )
-    new_train, recent, train, older_holdout = _split(rcfg, champion, labelled, older)
-    start = start_bundle(champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
-    loop = _loop_config(rcfg, start, fail_at_epoch)
-    progress(f"training ({rcfg.executor.value}) on {len(new_train)} new + {len(train) - len(new_train)} replayed rows")
-    bundle, history, run_name = _fit(cfg, rcfg, start, train, loop)
-    progress("offline gates")
-    report, metrics, cand_recent = _gate(rcfg, bundle, champion, recent, older_holdout)
-    status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
-    progress("registering in MLflow")
-    lineage = {
-        "driftline.role": status.value,
-        "driftline.parent_version": parent,
-        "driftline.trigger": trigger[:4000],
-        "driftline.data_window": data_window or _describe_window(labelled, schema),
-        "driftline.drift_report_run": drift_report_run or "none",
-        "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
-        "driftline.replay_rows": str(len(train) - len(new_train)),
-        "driftline.ray_run": run_name,
-    }
-    final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
-    baseline = _baseline_before_shift(registry, parent, cand_recent.accuracy, cand_recent.n, len(new_train))
-    registered = register_candidate(
-        registry,
-        bundle,
-        report,
-        profile_rows=new_train,
-        evaluation=cand_recent,
-        example=recent,
-        metrics={**metrics, "final_train_loss": final_loss},
-        params=_params(rcfg, len(new_train), len(train) - len(new_train)),
-        tags=lineage,
-        run_name=run_name,
-        baseline=baseline,
-    )
-    if report.passed:
-        reason = f"version {registered.version} is the candidate: {report.reason}"
-    else:
-        reason = f"version {registered.version} rejected (kept without alias): {report.reason}"
-    return RetrainOutcome(
-        status,
-        reason,
-        registered.version,
-        parent,
-        run_name,
-        report,
-        metrics,
-        history,
-        registered.tags,
-        time.perf_counter() - started,
-    )
+    job = _Job(cfg, rcfg, registry, champion, parent, timer, progress)
+    outcome = job.run(labelled, older, fail_at_epoch, trigger, drift_report_run, data_window)
+    return replace(outcome, seconds=time.perf_counter() - started, timings=timer.seconds)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One retrain once the champion and the labelled window are known: split, fit, gate, register."""
+
+    cfg: DriftlineConfig
+    rcfg: RetrainConfig
+    registry: ModelRegistry
+    champion: ModelBundle
+    parent: str
+    timer: PhaseTimer
+    progress: Callable[[str], None]
+
+    def run(
+        self,
+        labelled: pd.DataFrame,
+        older: pd.DataFrame | None,
+        fail_at_epoch: int | None,
+        trigger: str,
+        drift_report_run: str | None,
+        data_window: str | None,
+    ) -> RetrainOutcome:
+        rcfg, timer = self.rcfg, self.timer
+        with timer.phase("prepare"):
+            new_train, recent, train, older_holdout = _split(rcfg, self.champion, labelled, older)
+            start = start_bundle(self.champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
+            loop = _loop_config(rcfg, start, fail_at_epoch)
+        replayed = len(train) - len(new_train)
+        self.progress(f"training ({rcfg.executor.value}) on {len(new_train)} new + {replayed} replayed rows")
+        bundle, history, run_name = _fit(self.cfg, rcfg, start, train, loop, timer)
+        self.progress("offline gates")
+        with timer.phase("gates"):
+            report, metrics, cand_recent = _gate(rcfg, bundle, self.champion, recent, older_holdout)
+        status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
+        self.progress("registering in MLflow")
+        lineage = {
+            "driftline.role": status.value,
+            "driftline.parent_version": self.parent,
+            "driftline.trigger": trigger[:4000],
+            "driftline.data_window": data_window or _describe_window(labelled, self.champion.preprocessor.schema),
+            "driftline.drift_report_run": drift_report_run or "none",
+            "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
+            "driftline.replay_rows": str(replayed),
+            "driftline.ray_run": run_name,
+        }
+        final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
+        with timer.phase("mlflow_register"):
+            baseline = _baseline_before_shift(
+                self.registry, self.parent, cand_recent.accuracy, cand_recent.n, len(new_train)
+            )
+            registered = register_candidate(
+                self.registry,
+                bundle,
+                report,
+                profile_rows=new_train,
+                evaluation=cand_recent,
+                example=recent,
+                metrics={**metrics, "final_train_loss": final_loss},
+                params=_params(rcfg, len(new_train), replayed),
+                tags=lineage,
+                run_name=run_name,
+                baseline=baseline,
+            )
+        verdict = "is the candidate" if report.passed else "rejected (kept without alias)"
+        reason = f"version {registered.version} {verdict}: {report.reason}"
+        return RetrainOutcome(
+            status, reason, registered.version, self.parent, run_name, report, metrics, history, registered.tags
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------------

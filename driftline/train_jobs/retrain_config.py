@@ -105,6 +105,11 @@ class RetrainConfig(StrictModel):
         default=200, ge=1, description="Fewer labelled rows in the window than this: skip with a reason."
     )
     max_failures: int = Field(default=2, ge=0, description="Worker failures Ray Train recovers from (from checkpoint).")
+    min_rows_per_worker: int = Field(
+        default=20_000,
+        ge=1,
+        description="A window with fewer rows per worker trains on fewer of train.num_workers (at least one).",
+    )
     warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig, description="Warm start from the champion.")
     replay: ReplayConfig = Field(default_factory=ReplayConfig, description="Replay of older data.")
     gates: GateConfig = Field(default_factory=GateConfig, description="Offline gates before 'candidate'.")
