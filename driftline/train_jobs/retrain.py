@@ -28,17 +28,23 @@ from driftline.core.config import DriftlineConfig
 from driftline.core.config_loader import load_config
 from driftline.core.errors import DataError, DriftlineError
 from driftline.core.timing import PhaseTimer
-from driftline.datasets import DatasetSchema, load_stream
+from driftline.datasets import load_stream
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.candidate import register_candidate
 from driftline.train_jobs.evaluate import Evaluation, evaluate
 from driftline.train_jobs.gates import GateReport, combine, forgetting_gate, not_worse_gate
-from driftline.train_jobs.local_executor import encode_labels, fit_local
+from driftline.train_jobs.local_executor import fit_local
 from driftline.train_jobs.loop import LoopConfig
 from driftline.train_jobs.ray_executor import unique_run_name
-from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 from driftline.train_jobs.retrain_config import Executor, RetrainConfig, load_retrain_config
+from driftline.train_jobs.retrain_window import (
+    baseline_before_shift,
+    describe_window,
+    labelled_rows,
+    load_window,
+    split_window,
+)
 from driftline.train_jobs.warm_start import load_champion, start_bundle
 
 __all__ = ["RetrainOutcome", "RetrainStatus", "load_window", "main", "run_retrain"]
@@ -81,36 +87,6 @@ class RetrainOutcome:
         }
 
 
-def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """A DataFrame as-is, or a Parquet file/folder read into one (in file order)."""
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True)
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"Window {path} does not exist.", "Pass a Parquet file or folder of labelled rows.")
-    try:
-        return pd.read_parquet(path).reset_index(drop=True)
-    except Exception as exc:
-        raise DataError(f"Window {path} is not readable Parquet: {exc}", "Pass a Parquet file or folder.") from exc
-
-
-def _describe_window(frame: pd.DataFrame, schema: DatasetSchema) -> str:
-    ts = schema.timestamp
-    if ts and ts in frame.columns and len(frame):
-        first, last = pd.Timestamp(frame[ts].min()).isoformat(), pd.Timestamp(frame[ts].max()).isoformat()
-        return f"{first}/{last} ({len(frame)} rows)"
-    return f"{len(frame)} rows"
-
-
-def _older_pools(older: pd.DataFrame | None, rcfg: RetrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(replay rows, older holdout) from a seeded reservoir over ``older``; empty frames without older data."""
-    if older is None or len(older) == 0:
-        empty = pd.DataFrame()
-        return empty, empty
-    pool = Reservoir(rcfg.replay.pool_size, rcfg.replay.seed).add(older).sample()
-    return split_pool(pool, rcfg.replay.holdout_fraction, rcfg.replay.seed)
-
-
 def _fit(
     cfg: DriftlineConfig,
     rcfg: RetrainConfig,
@@ -143,30 +119,6 @@ def _fit(
     return result.bundle, result.history, result.run_name
 
 
-def _labelled_rows(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
-    if schema.label not in frame.columns:
-        raise DataError(f"The window has no label column {schema.label!r}.", "Retrain on labelled rows only.")
-    return frame[frame[schema.label].notna()].reset_index(drop=True)
-
-
-def _split(
-    rcfg: RetrainConfig, champion: ModelBundle, labelled: pd.DataFrame, older: pd.DataFrame | None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(new rows to learn from, recent holdout, training rows with replay mixed in, older holdout)."""
-    label = champion.preprocessor.schema.label
-    encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
-    cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
-    new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
-    if older is not None and len(older) and label in older.columns:
-        older = older[older[label].notna()]
-        encode_labels(older, champion)
-    replay_pool, older_holdout = _older_pools(older, rcfg)
-    train = (
-        mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
-    )
-    return new_train, recent, train, older_holdout
-
-
 def _params(rcfg: RetrainConfig, new_rows: int, replay_rows: int) -> dict[str, Any]:
     """The MLflow params of a retrain."""
     return {
@@ -177,20 +129,6 @@ def _params(rcfg: RetrainConfig, new_rows: int, replay_rows: int) -> dict[str, A
         "replay_rows": replay_rows,
         "executor": rcfg.executor.value,
     }
-
-
-def _baseline_before_shift(
-    registry: ModelRegistry, parent: str, holdout_accuracy: float, holdout_n: int, trained_rows: int
-) -> dict[str, float]:
-    """The performance level a candidate is later judged against: the best of its parent's baseline (the level the
-    task reached before the shift) and its own holdout accuracy, never a low estimate from a few post-change rows.
-    ``trained_rows`` is kept so the policy can refresh a retrain that learnt from few rows."""
-    from driftline.monitors.profile import ReferenceProfile
-
-    parent_baseline = ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline
-    level = max(float(parent_baseline.get("accuracy", holdout_accuracy)), holdout_accuracy)
-    n = float(parent_baseline.get("n", 0.0)) if level != holdout_accuracy else float(holdout_n)
-    return {"accuracy": level, "n": n, "trained_rows": float(trained_rows)}
 
 
 def _loop_config(rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | None) -> LoopConfig:
@@ -257,7 +195,7 @@ def run_retrain(
         )
         return RetrainOutcome(RetrainStatus.SKIPPED, reason, seconds=time.perf_counter() - started)
     champion, parent = loaded
-    labelled = _labelled_rows(load_window(window), champion.preprocessor.schema)
+    labelled = labelled_rows(load_window(window), champion.preprocessor.schema)
     if len(labelled) < rcfg.min_labelled_rows:
         reason = (
             f"skip: the window has {len(labelled)} labelled rows (< min_labelled_rows={rcfg.min_labelled_rows}); "
@@ -294,7 +232,7 @@ class _Job:
     ) -> RetrainOutcome:
         rcfg, timer = self.rcfg, self.timer
         with timer.phase("prepare"):
-            new_train, recent, train, older_holdout = _split(rcfg, self.champion, labelled, older)
+            new_train, recent, train, older_holdout = split_window(rcfg, self.champion, labelled, older)
             start = start_bundle(self.champion, train, warm=rcfg.warm_start.enabled, seed=rcfg.seed)
             loop = _loop_config(rcfg, start, fail_at_epoch)
         replayed = len(train) - len(new_train)
@@ -309,7 +247,7 @@ class _Job:
             "driftline.role": status.value,
             "driftline.parent_version": self.parent,
             "driftline.trigger": trigger[:4000],
-            "driftline.data_window": data_window or _describe_window(labelled, self.champion.preprocessor.schema),
+            "driftline.data_window": data_window or describe_window(labelled, self.champion.preprocessor.schema),
             "driftline.drift_report_run": drift_report_run or "none",
             "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
             "driftline.replay_rows": str(replayed),
@@ -317,7 +255,7 @@ class _Job:
         }
         final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
         with timer.phase("mlflow_register"):
-            baseline = _baseline_before_shift(
+            baseline = baseline_before_shift(
                 self.registry, self.parent, cand_recent.accuracy, cand_recent.n, len(new_train)
             )
             registered = register_candidate(

@@ -21,11 +21,11 @@ from driftline.core.errors import DataError
 from driftline.core.stats.result import StatResult, check_alpha
 from driftline.core.stats.two_proportion import wilson_interval
 
-__all__ = ["srm"]
+__all__ = ["srm", "srm_shares"]
 
 
-def srm(observed: Sequence[int], expected_shares: Sequence[float], alpha: float = 0.001) -> StatResult:
-    """Chi-square goodness of fit of ``observed`` counts to ``expected_shares`` (normalised to sum to 1)."""
+def srm_shares(observed: Sequence[int], expected_shares: Sequence[float]) -> list[float]:
+    """The configured shares normalised to sum to 1, after checking both inputs (shared by both SRM tests)."""
     if len(observed) != len(expected_shares) or len(observed) < 2:
         raise DataError(
             f"SRM needs >= 2 groups and one share per group, got {len(observed)} counts and "
@@ -34,12 +34,17 @@ def srm(observed: Sequence[int], expected_shares: Sequence[float], alpha: float 
         )
     if any(c < 0 for c in observed) or any(not (s > 0) for s in expected_shares):
         raise DataError("SRM counts must be >= 0 and configured shares > 0.", "A 0% arm cannot be checked.")
+    share_sum = float(sum(expected_shares))
+    return [s / share_sum for s in expected_shares]
+
+
+def srm(observed: Sequence[int], expected_shares: Sequence[float], alpha: float = 0.001) -> StatResult:
+    """Chi-square goodness of fit of ``observed`` counts to ``expected_shares`` (normalised to sum to 1)."""
+    shares = srm_shares(observed, expected_shares)
     alpha = check_alpha(alpha)
     total = float(sum(observed))
     if total <= 0:
         raise DataError("SRM got no observations.", "Wait until requests have been served.")
-    share_sum = float(sum(expected_shares))
-    shares = [s / share_sum for s in expected_shares]
     chi2 = sum((o - total * s) ** 2 / (total * s) for o, s in zip(observed, shares, strict=True))
     p = float(_sps.chi2.sf(chi2, len(observed) - 1))
     last, expected_last = int(observed[-1]), shares[-1]

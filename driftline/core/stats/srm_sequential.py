@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from driftline.core.errors import DataError
 from driftline.core.stats.result import StatResult, check_alpha
+from driftline.core.stats.srm import srm_shares
 
 __all__ = ["srm_sequential"]
 
@@ -42,18 +42,9 @@ def srm_sequential(
 ) -> StatResult:
     """Always-valid SRM test of cumulative ``observed`` counts; ``concentration`` sets the prior's spread
     (``alpha_i = concentration * share_i``: it trades power between small and large mismatches, never validity)."""
-    if len(observed) != len(expected_shares) or len(observed) < 2:
-        raise DataError(
-            f"SRM needs >= 2 groups and one share per group, got {len(observed)} counts and "
-            f"{len(expected_shares)} shares.",
-            "Pass e.g. srm_sequential([n_champion, n_candidate], [0.9, 0.1]).",
-        )
-    if any(c < 0 for c in observed) or any(not (s > 0) for s in expected_shares):
-        raise DataError("SRM counts must be >= 0 and configured shares > 0.", "A 0% arm cannot be checked.")
+    shares = srm_shares(observed, expected_shares)
     alpha = check_alpha(alpha)
     total = int(sum(observed))
-    share_sum = float(sum(expected_shares))
-    shares = [s / share_sum for s in expected_shares]
     log_bf = _log_bayes_factor([int(c) for c in observed], shares, concentration)
     p = min(1.0, float(previous_p_value), math.exp(-log_bf) if log_bf < 700 else 0.0)
     last = int(observed[-1])

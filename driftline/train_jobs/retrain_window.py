@@ -1,0 +1,87 @@
+"""The retrain's data: the labelled window, its split into new rows and a recent holdout, replay from older rows,
+and the performance baseline the candidate is later judged against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from driftline.core.errors import DataError
+from driftline.datasets.schema import DatasetSchema
+from driftline.model.bundle import ModelBundle
+from driftline.model.registry import ModelRegistry
+from driftline.train_jobs.local_executor import encode_labels
+from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
+from driftline.train_jobs.retrain_config import RetrainConfig
+
+__all__ = ["baseline_before_shift", "describe_window", "labelled_rows", "load_window", "split_window"]
+
+
+def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame as-is, or a Parquet file/folder read into one (in file order)."""
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"Window {path} does not exist.", "Pass a Parquet file or folder of labelled rows.")
+    try:
+        return pd.read_parquet(path).reset_index(drop=True)
+    except Exception as exc:
+        raise DataError(f"Window {path} is not readable Parquet: {exc}", "Pass a Parquet file or folder.") from exc
+
+
+def describe_window(frame: pd.DataFrame, schema: DatasetSchema) -> str:
+    ts = schema.timestamp
+    if ts and ts in frame.columns and len(frame):
+        first, last = pd.Timestamp(frame[ts].min()).isoformat(), pd.Timestamp(frame[ts].max()).isoformat()
+        return f"{first}/{last} ({len(frame)} rows)"
+    return f"{len(frame)} rows"
+
+
+def _older_pools(older: pd.DataFrame | None, rcfg: RetrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(replay rows, older holdout) from a seeded reservoir over ``older``; empty frames without older data."""
+    if older is None or len(older) == 0:
+        empty = pd.DataFrame()
+        return empty, empty
+    pool = Reservoir(rcfg.replay.pool_size, rcfg.replay.seed).add(older).sample()
+    return split_pool(pool, rcfg.replay.holdout_fraction, rcfg.replay.seed)
+
+
+def labelled_rows(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    if schema.label not in frame.columns:
+        raise DataError(f"The window has no label column {schema.label!r}.", "Retrain on labelled rows only.")
+    return frame[frame[schema.label].notna()].reset_index(drop=True)
+
+
+def split_window(
+    rcfg: RetrainConfig, champion: ModelBundle, labelled: pd.DataFrame, older: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(new rows to learn from, recent holdout, training rows with replay mixed in, older holdout)."""
+    label = champion.preprocessor.schema.label
+    encode_labels(labelled, champion)  # a class the champion does not know is a DataError, before any training
+    cut = int(len(labelled) * (1 - rcfg.gates.holdout_fraction))
+    new_train, recent = labelled.iloc[:cut].reset_index(drop=True), labelled.iloc[cut:].reset_index(drop=True)
+    if older is not None and len(older) and label in older.columns:
+        older = older[older[label].notna()]
+        encode_labels(older, champion)
+    replay_pool, older_holdout = _older_pools(older, rcfg)
+    train = (
+        mix_replay(new_train, replay_pool, rcfg.replay.fraction, rcfg.replay.seed) if len(replay_pool) else new_train
+    )
+    return new_train, recent, train, older_holdout
+
+
+def baseline_before_shift(
+    registry: ModelRegistry, parent: str, holdout_accuracy: float, holdout_n: int, trained_rows: int
+) -> dict[str, float]:
+    """The performance level a candidate is later judged against: the best of its parent's baseline (the level the
+    task reached before the shift) and its own holdout accuracy, never a low estimate from a few post-change rows.
+    ``trained_rows`` is kept so the policy can refresh a retrain that learnt from few rows."""
+    from driftline.monitors.profile import ReferenceProfile
+
+    parent_baseline = ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline
+    level = max(float(parent_baseline.get("accuracy", holdout_accuracy)), holdout_accuracy)
+    n = float(parent_baseline.get("n", 0.0)) if level != holdout_accuracy else float(holdout_n)
+    return {"accuracy": level, "n": n, "trained_rows": float(trained_rows)}
