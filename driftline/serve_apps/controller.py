@@ -84,7 +84,7 @@ class RegistryGates:
         except Exception as exc:
             raise RolloutError(
                 f"Version {version} of {registry.name!r} is not in the registry at {self.cfg.registry_uri}: {exc}",
-                "Roll out a registered version (see the MLflow UI or `driftline history`).",
+                "Roll out a registered version (the MLflow UI lists them).",
             ) from None
         if "driftline.rejected_reason" in tags:
             return f"rejected: {tags['driftline.rejected_reason'][:300]}"
@@ -145,9 +145,9 @@ class Controller:
                 self._window[variant] = self._window[variant] + VariantCounters.from_dict(counters)
 
     def tick(self) -> dict[str, Any] | None:
+        state = self._load_or_quarantine()  # first: a corrupt file is moved aside before anything reads it again
         if not self.controller.reconcile_pending():
             self._last = {"error": f"effects pending: {self.controller.effect_error}", "at": time.time()}
-        state = self._load_or_quarantine()
         if state is None or state.terminal:
             with self._lock:  # nothing to decide: drop the window so it does not leak into the next rollout
                 self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
