@@ -6,6 +6,7 @@ Every command takes ``--config FILE`` (default: the embedded single-machine defa
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from datetime import datetime, timezone
@@ -70,17 +71,35 @@ def serve(
 
     cfg = _config(config, workdir)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     with console.status("starting Ray Serve"):
         url = deploy(cfg, port=free_port() if port == 0 else port)
+    # After ray.init, which installs a handler that kills the process on SIGTERM: ours shuts everything down.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     console.print(f"[green]serving[/] {url}/predict  (docs: {url}/docs); Ctrl-C to stop")
     try:
         stop.wait()
     finally:
         with console.status("shutting down Serve and Ray"):
             shutdown()
-        console.print("stopped")
+            left = _reap_children()
+        console.print(f"stopped{f' ({left} leftover Ray processes ended)' if left else ''}")
+
+
+def _reap_children(grace_seconds: float = 10.0) -> int:
+    """End the processes this one started that outlived ``ray.shutdown()`` (Ray's agents can linger): SIGTERM,
+    then SIGKILL after ``grace_seconds``. Returns how many there were."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_seconds)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    return len(children)
 
 
 @app.command()

@@ -317,9 +317,9 @@ def _triggered(
     why = _join(list(sig.fired.values()))
     # Concept drift is indicated by measured decay or the error-stream detector; feature drift alone is ambiguous
     # (a pure prior shift moves P(X) too), so it only counts when no labelled performance says otherwise.
+    # A refresh is no evidence of concept drift (more rows arrived), so it never blocks the cheap label-shift fix.
     concept = (
         "performance" in sig.fired
-        or "refresh" in sig.fired
         or "detector" in sig.fired
         or ("drift" in sig.fired and "performance" not in sig.evidence)
     )

@@ -422,3 +422,10 @@ def test_a_champion_retrained_on_few_rows_is_refreshed_once_enough_new_labels_ar
     big = _report(current=0.66, baseline=0.66, p_value=0.5)
     big["performance"]["baseline_trained_rows"] = 5000  # a retrain on plenty of rows is not refreshed
     assert decide(_state(labelled=40_000), big, T0 + 10 * H, _cfg()).kind is DecisionKind.SKIP
+
+
+def test_a_due_refresh_does_not_block_the_cheap_label_shift_fix() -> None:
+    report = _report(current=0.66, baseline=0.66, p_value=0.5, tv=0.2, class_weights={"0": 0.5, "1": 1.5})
+    report["performance"]["baseline_trained_rows"] = 272
+    decision = decide(_state(labelled=4000), report, T0 + 10 * H, _cfg(label_shift_fix=True))
+    assert decision.kind is DecisionKind.REWEIGHT and set(decision.triggers) == {"refresh", "label_shift"}
