@@ -165,17 +165,13 @@ class ModelRegistry:
 
         try:
             return str(self.client.get_model_version_by_alias(self.name, alias).version)
-        except MlflowException as exc:
-            missing = exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-            if missing and "not found" in str(exc):
+        except Exception as exc:  # a connection error or a timeout is an outage, never "no such alias"
+            missing = getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+            if isinstance(exc, MlflowException) and missing and "not found" in str(exc):
                 return None
             raise RegistryError(
-                f"MLflow at {self.cfg.registry_uri} could not resolve alias {alias!r} of {self.name!r}: {exc}",
-                "Check that the MLflow server is up (config mlflow.tracking_uri); driftline retries at the next tick.",
-            ) from None
-        except Exception as exc:  # a connection error, a timeout: an outage, never "no such alias"
-            raise RegistryError(
-                f"MLflow at {self.cfg.registry_uri} is unreachable: {type(exc).__name__}: {exc}",
+                f"MLflow at {self.cfg.registry_uri} is unreachable or refused alias {alias!r} of {self.name!r}: "
+                f"{type(exc).__name__}: {exc}",
                 "Check that the MLflow server is up (config mlflow.tracking_uri); driftline retries at the next tick.",
             ) from None
 

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 __all__ = ["FEEDBACK_SECRET_ENV", "FeedbackSigner", "load_secret"]
@@ -60,7 +61,5 @@ def load_secret(state_dir: Path) -> bytes:
         text = path.read_text().strip()
         if text:
             return text.encode()
-        import time
-
         time.sleep(0.01)
     raise OSError(f"{path} stays empty; delete it so a new key is created")
