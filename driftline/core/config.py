@@ -22,6 +22,7 @@ from driftline.core.strict import StrictModel
 __all__ = [
     "ELEC2_PATH_ENV",
     "REPO_ROOT",
+    "STATE_URL_ENV",
     "TRACKING_URI_ENV",
     "WORKDIR_ENV",
     "DataConfig",
@@ -31,12 +32,14 @@ __all__ = [
     "MlflowConfig",
     "RayConfig",
     "ServeConfig",
+    "StateConfig",
     "TrainConfig",
 ]
 
 WORKDIR_ENV = "DRIFTLINE_WORKDIR"
 ELEC2_PATH_ENV = "DRIFTLINE_ELEC2_PATH"
 TRACKING_URI_ENV = "DRIFTLINE_MLFLOW_TRACKING_URI"
+STATE_URL_ENV = "DRIFTLINE_STATE_URL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ELEC2_PATH = (REPO_ROOT / ".." / "shared" / "data" / "elec2" / "elec.csv").resolve()
 
@@ -63,6 +66,17 @@ class MlflowConfig(StrictModel):
     registry_uri: str | None = Field(default=None, description="Model registry URI; null means the tracking URI.")
     experiment: str = Field(default="driftline", min_length=1, description="MLflow experiment for driftline runs.")
     model_name: str = Field(default="driftline-model", min_length=1, description="Registered model name.")
+
+
+class StateConfig(StrictModel):
+    url: str | None = Field(
+        default=None,
+        description=(
+            f"SQLAlchemy URL of the state database (rollout, serving, loop state, timeline); null means "
+            f"${STATE_URL_ENV}, else sqlite:///<workdir>/state/driftline.db. On a cluster: "
+            "postgresql+psycopg://user@host:5432/driftline (password from $PGPASSWORD or ~/.pgpass)."
+        ),
+    )
 
 
 class DataConfig(StrictModel):
@@ -148,6 +162,7 @@ class DriftlineConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
 
     @property
     def workdir_path(self) -> Path:
@@ -159,6 +174,11 @@ class DriftlineConfig(StrictModel):
         # set, so it would leak one config's store into the next.
         env = os.environ.get(TRACKING_URI_ENV)
         return self.mlflow.tracking_uri or env or f"sqlite:///{self.workdir_path / 'mlflow.db'}"
+
+    @property
+    def state_url(self) -> str:
+        env = os.environ.get(STATE_URL_ENV)
+        return self.state.url or env or f"sqlite:///{self.workdir_path / 'state' / 'driftline.db'}"
 
     @property
     def registry_uri(self) -> str:

@@ -1,6 +1,7 @@
-"""The audit timeline: every event the control loop sees or causes, appended as one JSON line.
+"""The audit timeline: every event the control loop sees or causes, one entry in the ``timeline`` event stream.
 
-``<workdir>/state/timeline.jsonl``; read by ``driftline timeline`` and served in ``GET /rollout``.
+Kept in the state database (:mod:`driftline.core.state_db`); read by ``driftline timeline`` and served in
+``GET /rollout``.
 
 >>> import tempfile
 >>> tl = Timeline(tempfile.mkdtemp())
@@ -11,44 +12,27 @@
 
 from __future__ import annotations
 
-import json
+import os
 import time
-from pathlib import Path
 from typing import Any
 
-__all__ = ["TIMELINE_FILE", "Timeline"]
+from driftline.core.state_db import StateDB, state_db_at
 
-TIMELINE_FILE = "timeline.jsonl"
+__all__ = ["TIMELINE_STREAM", "Timeline"]
+
+TIMELINE_STREAM = "timeline"
 
 
 class Timeline:
-    def __init__(self, state_dir: str | Path) -> None:
-        self.path = Path(state_dir) / TIMELINE_FILE
-        self.skipped = 0  # unreadable lines seen by the last read
+    def __init__(self, db: StateDB | str | os.PathLike[str]) -> None:
+        self.db = db if isinstance(db, StateDB) else state_db_at(db)
 
     def append(self, kind: str, message: str, **fields: Any) -> dict[str, Any]:
+        """Record one event; committed to the database before this returns."""
         event = {"time": time.time(), "kind": kind, "message": message, **fields}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, default=str) + "\n")
+        self.db.append(TIMELINE_STREAM, event)
         return event
 
     def read(self, last: int | None = None) -> list[dict[str, Any]]:
-        """The events, oldest first; a torn or corrupt line (a crash mid-append) is skipped and counted."""
-        if not self.path.exists():
-            return []
-        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
-        events, self.skipped = [], 0
-        for line in lines[-last:] if last else lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                self.skipped += 1
-                continue
-            if isinstance(event, dict):
-                events.append(event)
-            else:
-                self.skipped += 1
-        return events
+        """The events, oldest first (the newest ``last`` of them when given)."""
+        return self.db.events(TIMELINE_STREAM, last=last or None)

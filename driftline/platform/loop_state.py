@@ -1,7 +1,7 @@
-"""The control loop's persisted state: typed, written atomically, and never fatal when torn.
+"""The control loop's persisted state: typed, committed in the state database, and never fatal when unreadable.
 
-``<workdir>/state/loop.json`` holds the policy's memory, the end of the last analysed window, the tick count and
-how many transitions of each rollout the loop has already put on the timeline (so a restart repeats none).
+The ``loop`` document holds the policy's memory, the end of the last analysed window, the tick count and how many
+transitions of each rollout the loop has already put on the timeline (so a restart repeats none).
 
 >>> from datetime import datetime, timezone
 >>> state = LoopState(PolicyState.start(datetime(2026, 1, 1, tzinfo=timezone.utc)), last_until=12.5, ticks=3)
@@ -11,18 +11,17 @@ True
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from driftline.core.fs import LocalFileSystem
+from driftline.core.state_db import StateDB, state_db_at
 from driftline.platform.policy import PolicyState
 
-__all__ = ["LOOP_STATE_FILE", "LoopState", "LoopStateStore"]
+__all__ = ["LOOP_DOCUMENT", "LoopState", "LoopStateStore"]
 
-LOOP_STATE_FILE = "loop.json"
+LOOP_DOCUMENT = "loop"
 
 
 def _policy_to_json(state: PolicyState) -> dict[str, Any]:
@@ -76,22 +75,21 @@ class LoopState:
 
 
 class LoopStateStore:
-    """Load and save :class:`LoopState` in ``state_dir``; a torn or unreadable file reads as None plus a reason."""
+    """Load and save :class:`LoopState`; an unreadable document reads as None plus a reason."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / LOOP_STATE_FILE
-        self._fs = LocalFileSystem()
+    def __init__(self, db: StateDB | str | os.PathLike[str]) -> None:
+        self.db = db if isinstance(db, StateDB) else state_db_at(db)
 
     def load(self) -> tuple[LoopState | None, str | None]:
-        """(state, None), (None, None) when there is none yet, or (None, why) when the file is unreadable."""
-        text = self._fs.read_text(str(self.path))
-        if text is None:
+        """(state, None), (None, None) when there is none yet, or (None, why) when it is unreadable."""
+        doc = self.db.get(LOOP_DOCUMENT)
+        if doc is None:
             return None, None
         try:
-            return LoopState.from_dict(json.loads(text)), None
+            return LoopState.from_dict(doc.body), None
         except (ValueError, KeyError, TypeError) as exc:
-            return None, f"{self.path} is unreadable ({type(exc).__name__}: {exc}); starting from a fresh state"
+            return None, f"the loop state in {self.db.url} is unreadable ({type(exc).__name__}: {exc}); starting fresh"
 
     def save(self, state: LoopState) -> None:
-        self._fs.makedirs(str(self.path.parent))
-        self._fs.write_text_atomic(str(self.path), json.dumps(state.to_dict(), indent=2))
+        current = self.db.get(LOOP_DOCUMENT)
+        self.db.put(LOOP_DOCUMENT, state.to_dict(), expected_revision=current.revision if current else 0)

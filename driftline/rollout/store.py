@@ -1,12 +1,11 @@
-"""Rollout state persisted outside any actor: ``<workdir>/state/rollout.json`` plus ``transitions.jsonl``.
+"""Rollout state persisted outside any actor: the ``rollout`` document of the state database, plus its audit log.
 
-One writer (the controller), many readers (every router replica). Writes are atomic (temp file in the same
-folder, fsync, ``os.replace``), so a reader sees the old or the new state, never half of one. Each save bumps
-``revision`` by one, across rollouts too, and refuses a stale write (a state whose revision is not the stored
-one), which catches a second writer. Every new transition is also appended to ``transitions.jsonl``, an audit
-log that survives the next rollout replacing the state. File access goes through
-:class:`~driftline.core.fs.FileSystem`, so an
-fsspec / pyarrow filesystem (e.g. S3) can be plugged in.
+One writer (the controller), many readers (every router replica). The state lives in
+:class:`~driftline.core.state_db.StateDB` (SQLite in WAL mode under ``<workdir>/state`` by default, Postgres on
+a cluster). Each save is a compare-and-swap: ``revision`` grows by one per save, across rollouts too, and a write
+based on an older revision than the stored one is refused (a second writer, or an abort that raced a tick). The
+new transitions go to the ``transitions`` event stream in the same transaction, an audit log that survives the
+next rollout replacing the state.
 
 >>> import tempfile
 >>> from driftline.rollout.machine import start
@@ -19,22 +18,22 @@ fsspec / pyarrow filesystem (e.g. S3) can be plugged in.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from driftline.core.errors import RolloutError
-from driftline.core.fs import FileSystem, LocalFileSystem
 from driftline.core.paths import state_dir
+from driftline.core.state_db import StaleWrite, StateDB, state_db_at
 from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.state import RolloutState, Transition
 
-__all__ = ["STATE_FILE", "TRANSITIONS_FILE", "RolloutStore", "state_from_dict"]
+__all__ = ["CORRUPT_DOCUMENT", "DOCUMENT", "TRANSITIONS", "RolloutStore", "state_from_dict"]
 
-STATE_FILE = "rollout.json"
-TRANSITIONS_FILE = "transitions.jsonl"
+DOCUMENT = "rollout"
+CORRUPT_DOCUMENT = "rollout.corrupt"
+TRANSITIONS = "transitions"
 
 
 def state_from_dict(data: Mapping[str, Any]) -> RolloutState:
@@ -43,74 +42,65 @@ def state_from_dict(data: Mapping[str, Any]) -> RolloutState:
 
 
 class RolloutStore:
-    """Load/save the current :class:`RolloutState` in ``root`` (usually ``<workdir>/state``)."""
+    """Load/save the current :class:`RolloutState` in a :class:`StateDB` (or the SQLite one in a state folder)."""
 
-    def __init__(self, root: str | os.PathLike[str], fs: FileSystem | None = None) -> None:
-        self.root = os.fspath(root).rstrip("/") or "/"
-        self.fs: FileSystem = fs or LocalFileSystem()
-        self.fs.makedirs(self.root)
+    def __init__(self, db: StateDB | str | os.PathLike[str]) -> None:
+        self.db = db if isinstance(db, StateDB) else state_db_at(db)
 
     @classmethod
-    def for_workdir(cls, workdir: str | os.PathLike[str], fs: FileSystem | None = None) -> RolloutStore:
-        return cls(state_dir(Path(workdir)).as_posix(), fs)
-
-    @property
-    def state_path(self) -> str:
-        return f"{self.root}/{STATE_FILE}"
-
-    @property
-    def transitions_path(self) -> str:
-        return f"{self.root}/{TRANSITIONS_FILE}"
+    def for_workdir(cls, workdir: str | os.PathLike[str]) -> RolloutStore:
+        return cls(state_dir(Path(workdir)))
 
     def load(self) -> RolloutState | None:
         """The stored state, or None when no rollout was ever saved."""
-        text = self.fs.read_text(self.state_path)
-        if text is None:
+        doc = self.db.get(DOCUMENT)
+        if doc is None:
             return None
         try:
-            return state_from_dict(json.loads(text))
+            return state_from_dict(doc.body).evolve(revision=doc.revision)
         except (ValueError, KeyError, TypeError) as exc:
             raise RolloutError(
-                f"Rollout state {self.state_path} is unreadable: {exc}.",
-                "Restore it from transitions.jsonl or delete it to start over (traffic falls back to the champion).",
+                f"Rollout state in {self.db.url} is unreadable: {exc}.",
+                "Restore it from the transitions log or delete it to start over (traffic falls back to the champion).",
             ) from None
 
     def save(self, state: RolloutState) -> RolloutState:
         """Persist ``state`` with ``revision = stored revision + 1`` and return it; refuses stale writes."""
         current = self.load()
-        if current is not None and current.rollout_id == state.rollout_id and current.revision != state.revision:
-            raise RolloutError(
-                f"Stale write to rollout {state.rollout_id}: stored revision is {current.revision}, this state was "
-                f"read at revision {state.revision}.",
-                "Only one controller may write the rollout state; reload it and apply the operation again.",
-            )
-        saved = state.evolve(revision=(current.revision if current else 0) + 1)
-        already = len(current.history) if current is not None and current.rollout_id == state.rollout_id else 0
-        new_transitions = saved.history[already:]
-        self.fs.write_text_atomic(self.state_path, json.dumps(saved.to_dict(), separators=(",", ":")))
-        if new_transitions:
-            lines = "".join(
-                json.dumps({"rollout_id": saved.rollout_id, "revision": saved.revision, **t.to_dict()}) + "\n"
-                for t in new_transitions
-            )
-            self.fs.append_text(self.transitions_path, lines)
+        stored = current.revision if current is not None else 0
+        same_rollout = current is not None and current.rollout_id == state.rollout_id
+        if same_rollout and stored != state.revision:
+            raise self._stale(state, stored)
+        saved = state.evolve(revision=stored + 1)
+        already = len(current.history) if current is not None and same_rollout else 0
+        events = [
+            (TRANSITIONS, {"rollout_id": saved.rollout_id, "revision": saved.revision, **t.to_dict()})
+            for t in saved.history[already:]
+        ]
+        try:
+            self.db.put(DOCUMENT, saved.to_dict(), expected_revision=stored, events=events)
+        except StaleWrite:  # another writer saved between our read and our write
+            latest = self.db.get(DOCUMENT)
+            raise self._stale(state, latest.revision if latest else 0) from None
         return saved
 
+    @staticmethod
+    def _stale(state: RolloutState, stored: int) -> RolloutError:
+        return RolloutError(
+            f"Stale write to rollout {state.rollout_id}: stored revision is {stored}, this state was "
+            f"read at revision {state.revision}.",
+            "Only one controller may write the rollout state; reload it and apply the operation again.",
+        )
+
     def quarantine(self) -> str:
-        """Move an unreadable state file aside (kept for a post-mortem) so the controller can start clean."""
-        text = self.fs.read_text(self.state_path) or ""
-        moved = f"{self.state_path}.corrupt"
-        self.fs.write_text_atomic(moved, text)
-        self.fs.remove(self.state_path)
-        return moved
+        """Move an unreadable state aside (kept for a post-mortem) so the controller can start clean."""
+        doc = self.db.get(DOCUMENT)
+        if doc is not None:
+            kept = self.db.get(CORRUPT_DOCUMENT)
+            self.db.put(CORRUPT_DOCUMENT, doc.body, expected_revision=kept.revision if kept else 0)
+            self.db.delete(DOCUMENT)
+        return f"{self.db.url}#{CORRUPT_DOCUMENT}"
 
     def transitions(self) -> list[Transition]:
         """Every transition ever saved, oldest first, across rollouts."""
-        text = self.fs.read_text(self.transitions_path) or ""
-        out = []
-        for line in text.splitlines():
-            try:
-                out.append(Transition.from_dict(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line (crash mid-append): the audit keeps every whole one
-        return out
+        return [Transition.from_dict(e) for e in self.db.events(TRANSITIONS)]

@@ -15,7 +15,7 @@ from typing import Any
 from driftline.core.clock import MonotonicClock
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import RolloutError
-from driftline.core.paths import state_dir
+from driftline.core.state_db import StateDB
 from driftline.core.timeline import Timeline
 from driftline.rollout.controller import RolloutController
 from driftline.rollout.counters import Observation, VariantCounters
@@ -98,17 +98,17 @@ class Controller:
         from driftline.model.registry import CHAMPION, ModelRegistry
 
         cfg = DriftlineConfig.model_validate(config)
-        serving_store = ServingStateStore(state_dir(cfg.workdir_path))
+        serving_store = ServingStateStore(StateDB(cfg.state_url))
         existing = serving_store.load()
         champion = existing.traffic.champion_version if existing else ModelRegistry(cfg).resolve(f"@{CHAMPION}")
         self.publisher = ServingPublisher(serving_store, champion)
         self.controller = RolloutController(
-            RolloutStore(state_dir(cfg.workdir_path)),
+            RolloutStore(StateDB(cfg.state_url)),
             self.publisher,
             MlflowAliases(cfg),
             lambda: self.publisher.state.traffic.champion_version,
         )
-        self.timeline = Timeline(state_dir(cfg.workdir_path))
+        self.timeline = Timeline(StateDB(cfg.state_url))
         self.gates = RegistryGates(cfg)
         stored = self._load_or_quarantine()
         # Decisions use a monotonic clock anchored at the newest persisted time: wall-clock steps change nothing.

@@ -61,12 +61,12 @@ class ModelReplica:
         import torch
 
         torch.set_num_threads(1)  # many small replicas share 2 cores; intra-op threads would only fight
-        from driftline.core.paths import state_dir
+        from driftline.core.state_db import StateDB
         from driftline.serve_apps.serving_state import ServingStateStore
 
         self._cfg = DriftlineConfig.model_validate(config)
         self._slot = slot
-        self._store = ServingStateStore(state_dir(self._cfg.workdir_path))
+        self._store = ServingStateStore(StateDB(self._cfg.state_url))
         self._model: LoadedModel | None = None
         self._load_error: str | None = None
         self._random = random.Random()

@@ -23,6 +23,7 @@ from ray import serve
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import DriftlineError, RolloutError, ServingError
 from driftline.core.paths import state_dir
+from driftline.core.state_db import StateDB
 from driftline.datasets.schema import DatasetSchema
 from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.traffic import TrafficMode
@@ -122,7 +123,7 @@ class Router:
         self._timeout = cfg.serve.request_timeout_seconds
         self._auth = AdminAuth.from_env(cfg.serve.admin_token)
         self._poll = cfg.serve.poll_seconds
-        self._store = ServingStateStore(state_dir(cfg.workdir_path))
+        self._store = ServingStateStore(StateDB(cfg.state_url))
         self._serving: ServingState | None = None
         self._loaded_at = 0.0
         self._schema: DatasetSchema | None = None

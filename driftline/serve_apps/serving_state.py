@@ -2,7 +2,7 @@
 
 Two slots (``a``, ``b``) hold the champion and the candidate. Promotion flips the role map (the candidate's slot
 becomes the champion's) so no model is reloaded on the request path; the freed slot is reused by the next
-candidate. The state lives in ``<workdir>/state/serving.json`` (atomic replace; one writer, the rollout controller);
+candidate. The state is the ``serving`` document of the state database (one writer, the rollout controller);
 routers and replicas poll it every ``poll_seconds``, so all of them converge within that time plus a model load.
 
 >>> state = ServingState.initial("3")
@@ -14,18 +14,17 @@ routers and replicas poll it every ``poll_seconds``, so all of them converge wit
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from driftline.core.errors import ConfigError
-from driftline.core.fs import FileSystem, LocalFileSystem
+from driftline.core.state_db import StateDB, state_db_at
 from driftline.rollout.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
-__all__ = ["SERVING_FILE", "SLOTS", "ServingState", "ServingStateStore"]
+__all__ = ["SERVING_DOCUMENT", "SLOTS", "ServingState", "ServingStateStore"]
 
-SERVING_FILE = "serving.json"
+SERVING_DOCUMENT = "serving"
 SLOTS = ("a", "b")
 
 
@@ -79,27 +78,26 @@ class ServingState:
 
 
 class ServingStateStore:
-    """Reads and (for the single writer) replaces ``serving.json``."""
+    """Reads and (for the single writer) replaces the ``serving`` document."""
 
-    def __init__(self, root: str | Path, fs: FileSystem | None = None) -> None:
-        self.root = str(root)
-        self.fs = fs or LocalFileSystem()
-        self.path = f"{self.root.rstrip('/')}/{SERVING_FILE}"
+    def __init__(self, db: StateDB | str | os.PathLike[str]) -> None:
+        self.db = db if isinstance(db, StateDB) else state_db_at(db)
         self.problem: str | None = None
 
     def load(self) -> ServingState | None:
-        """The state, or None when there is none yet or the file is unreadable (``problem`` then says why)."""
-        text = self.fs.read_text(self.path)
-        if text is None:
+        """The state, or None when there is none yet or it is unreadable (``problem`` then says why)."""
+        doc = self.db.get(SERVING_DOCUMENT)
+        if doc is None:
             return None
         try:
-            state = ServingState.from_dict(json.loads(text))
-        except (ValueError, KeyError, TypeError, ConfigError) as exc:  # torn, empty or edited by hand
-            self.problem = f"{self.path} is unreadable ({type(exc).__name__}: {exc})"
+            state = ServingState.from_dict(doc.body)
+        except (ValueError, KeyError, TypeError, ConfigError) as exc:  # edited by hand, or an older schema
+            self.problem = f"the serving state in {self.db.url} is unreadable ({type(exc).__name__}: {exc})"
             return None
         self.problem = None
         return state
 
     def save(self, state: ServingState) -> None:
-        self.fs.makedirs(self.root)
-        self.fs.write_text_atomic(self.path, json.dumps(state.to_dict(), indent=2))
+        """Replace the state (one writer: the rollout controller)."""
+        current = self.db.get(SERVING_DOCUMENT)
+        self.db.put(SERVING_DOCUMENT, state.to_dict(), expected_revision=current.revision if current else 0)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline.core.config_loader import load_config
+from driftline.core.state_db import StateDB
 from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
 from driftline.platform.loop_state import LoopState, LoopStateStore
 from driftline.platform.policy import PolicyState
@@ -46,10 +47,9 @@ def test_loop_state_round_trips_through_its_file(tmp_path: Path) -> None:
     assert store.load() == (state, None)
 
 
-def test_a_torn_loop_state_is_reported_and_the_loop_starts_fresh(tmp_path: Path) -> None:
+def test_an_unreadable_loop_state_is_reported_and_the_loop_starts_fresh(tmp_path: Path) -> None:
     cfg = load_config(None, workdir=tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "loop.json").write_text('{"policy": {"started_at": "2026-11-')  # torn mid-write
+    StateDB(cfg.state_url).put("loop", {"policy": {"started_at": "2026-11-"}}, expected_revision=0)  # hand-edited
     result = ControlLoop(cfg, ControlLoopConfig(), FakeRollouts({})).tick(NOW)
     assert [e["kind"] for e in result.events] == ["state_unreadable"]
     assert result.reason == "not enough new traffic yet"
@@ -65,7 +65,7 @@ def test_loop_waits_while_a_rollout_is_active_and_records_each_transition_once(t
     assert [e["kind"] for e in first.events] == ["rollout_transition"]
     assert loop.tick(NOW).events == []  # already seen: not repeated after a restart either
     fake._status = _rollout("PROMOTED", [_transition("CANARY", "step 1 passed"), _transition("PROMOTED", "all steps")])
-    third = ControlLoop(cfg, ControlLoopConfig(), fake).tick(NOW)  # a restarted loop resumes from loop.json
+    third = ControlLoop(cfg, ControlLoopConfig(), fake).tick(NOW)  # a restarted loop resumes from its stored state
     assert [e["kind"] for e in third.events] == ["promoted"] and third.events[0]["version"] == "4"
     assert third.reason == "not enough new traffic yet"  # no prediction log yet: nothing to analyse
     assert [e["kind"] for e in loop.timeline.read()] == ["rollout_transition", "promoted"]

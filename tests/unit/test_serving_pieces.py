@@ -116,18 +116,22 @@ def test_partitions_are_hourly_utc() -> None:
     assert hour_partition(1767225600.0) == "dt=2026-01-01/hour=00"
 
 
-def test_torn_state_files_are_skipped_not_fatal(tmp_path: Path) -> None:
-    from driftline.core.timeline import Timeline
-    from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+def test_an_unreadable_serving_state_is_reported_not_fatal(tmp_path: Path) -> None:
+    from driftline.serve_apps.serving_state import SERVING_DOCUMENT, ServingState, ServingStateStore
 
-    timeline = Timeline(tmp_path)
-    timeline.append("decision", "retrain")
-    with timeline.path.open("a") as fh:
-        fh.write('{"time": 1.0, "kind": "deci')  # a crash mid-append
-    assert [e["kind"] for e in timeline.read()] == ["decision"] and timeline.skipped == 1
     store = ServingStateStore(tmp_path)
     store.save(ServingState.initial("3"))
-    (tmp_path / "serving.json").write_text("")  # torn to zero bytes
+    store.db.put(SERVING_DOCUMENT, {"slots": {}}, expected_revision=1)  # edited by hand / an older schema
     assert store.load() is None and "unreadable" in (store.problem or "")
     store.save(ServingState.initial("3"))
     assert store.load() == ServingState.initial("3") and store.problem is None
+
+
+def test_a_state_database_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
+    from driftline.core.timeline import Timeline
+
+    (tmp_path / "driftline.db").write_bytes(b"\x00garbage, not SQLite" * 100)  # overwritten or truncated
+    timeline = Timeline(tmp_path)
+    timeline.append("decision", "retrain")
+    assert [e["kind"] for e in timeline.read()] == ["decision"]
+    assert len(list(tmp_path.glob("driftline.db.corrupt-*"))) == 1  # kept for a post-mortem
