@@ -66,7 +66,7 @@ def test_of_two_writers_that_read_the_same_revision_exactly_one_wins(tmp_path: P
         assert read[0] == read[1] and read[0] is not None
         barrier, outcomes = threading.Barrier(2), []
 
-        def write(store: RolloutStore, state, i: int = round_) -> None:
+        def write(store: RolloutStore, state, i: int = round_, barrier=barrier, outcomes=outcomes) -> None:
             barrier.wait()
             try:
                 store.save(step(state, Observation(float(i + 1), win, win)).state)
@@ -110,7 +110,7 @@ def test_readers_never_see_a_partial_state(tmp_path: Path) -> None:
             try:
                 got = reader.load()
                 seen.append(got.revision if got else 0)
-            except Exception as exc:  # noqa: BLE001 (any failure to read is the bug under test)
+            except Exception as exc:  # any failure to read is the bug under test
                 errors.append(exc)
 
     thread = threading.Thread(target=read)
