@@ -127,7 +127,8 @@ def _engine(url: str) -> Engine:
 
 
 def _server_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}  # a dead host fails fast
+    engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4, connect_args=connect_args)
     _metadata.create_all(engine)
     return engine
 

@@ -408,8 +408,21 @@ def test_healthy_canary_is_promoted_through_all_steps_under_load(rcfg, champion,
     assert ModelRegistry(rcfg).alias_version(CHAMPION) == candidate
     response = httpx.post(f"{app_url}/predict", json={"instances": rows[:1]})
     assert response.headers["X-Model-Version"] == candidate and response.headers["X-Variant"] == "champion"
-    labels = ParquetSink(rcfg.workdir_path / "logs").read(FEEDBACK)
-    assert not labels.empty and labels.groupby(["request_id", "row"]).size().max() == 1  # no label stored twice
+    ids = []
+    for row in rows[:5]:  # labels after the role flip, each sent twice: stored once, for the new champion
+        answer = httpx.post(f"{app_url}/predict", json={"instances": [row]}).json()
+        label = {"request_id": answer["request_id"], "label": 1, "token": answer["feedback_tokens"][0]}
+        statuses = [httpx.post(f"{app_url}/feedback", json=label).json()["status"] for _ in range(2)]
+        assert statuses == ["accepted", "duplicate"], statuses
+        ids.append(answer["request_id"])
+    deadline = time.monotonic() + 30
+    while True:
+        labels = ParquetSink(rcfg.workdir_path / "logs").read(FEEDBACK)
+        labels = labels[labels.request_id.isin(ids)] if len(labels) else labels
+        if len(labels) >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(labels.request_id) == sorted(ids) and labels.groupby(["request_id", "row"]).size().max() == 1
 
 
 def test_hostile_bodies_are_4xx_fast_and_never_logged(app_url, rows) -> None:

@@ -1,0 +1,114 @@
+"""The rollout tests again, with every piece of state in a real Postgres server that this module starts.
+
+The server is `pgserver` (a dev extra: PostgreSQL's own binaries in a wheel, started as a child process on a
+Unix socket in a temp folder, stopped at the end). The app's routers, controller and model replicas all reach it
+through ``state.url``; nothing is written to the SQLite default. Two of the SQLite-backed tests run here as they
+are (imported, so they stay one test): the restart mid-ramp, and a promotion under load. Then the server is
+stopped under traffic: users keep their answers from the last state, and the rollout goes on once it is back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftline.core.state_db import StateDB
+from driftline.model.registry import CHAMPION, ModelRegistry
+from tests.integration import test_rollout_serving as serving
+from tests.integration.test_rollout_serving import AUTH, TOKEN, _register, _wait_candidate_loaded, _wait_phase
+
+app_url = serving.app_url  # the same app fixture, built here from this module's rcfg (state in Postgres)
+rows = serving.rows
+test_a_restarted_app_resumes_the_rollout_where_it_was = serving.test_a_restarted_app_resumes_the_rollout_where_it_was
+test_healthy_canary_is_promoted_through_all_steps_under_load = (
+    serving.test_healthy_canary_is_promoted_through_all_steps_under_load
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    pgserver = pytest.importorskip("pgserver", reason="pgserver is a dev extra: make install")
+    folder = Path(tempfile.mkdtemp(prefix="dlpg-", dir="/tmp"))  # short: the Unix socket path has a 107-byte limit
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    server.psql("CREATE DATABASE driftline;")
+    yield server, f"postgresql+psycopg://postgres@/driftline?host={folder}"
+    server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def rcfg(cfg, champion, postgres):
+    _, url = postgres
+    rcfg = cfg.with_overrides(
+        **{
+            "workdir": str(cfg.workdir_path / "rollout-postgres"),
+            "mlflow.tracking_uri": cfg.tracking_uri,
+            "state.url": url,
+            "serve.admin_token": TOKEN,
+            "serve.log_flush_seconds": 0.5,
+            "serve.poll_seconds": 0.2,
+            "serve.request_timeout_seconds": 2.0,
+            "serve.max_body_bytes": 1_000_000,
+        }
+    )
+    yield rcfg
+    registry = ModelRegistry(rcfg)  # promotions here moved the alias: give later modules their champion back
+    registry.set_alias(CHAMPION, champion.version.version)
+    registry.delete_alias("candidate")
+
+
+def test_every_piece_of_state_is_in_postgres(rcfg, app_url, postgres) -> None:
+    db = StateDB(rcfg.state_url)
+    assert db.url.startswith("postgresql+psycopg://")
+    assert db.get("serving") is not None and db.get("rollout") is not None  # the tests above ran here
+    transitions = db.events("transitions")
+    assert {t["to"] for t in transitions} >= {"CANARY", "PROMOTED", "ROLLED_BACK"}
+    assert any(e["kind"] == "rollout_requested" for e in db.events("timeline")), db.events("timeline", last=5)
+    assert not (rcfg.workdir_path / "state" / "driftline.db").exists()  # nothing went to the SQLite default
+
+
+def test_a_stopped_database_keeps_users_served_and_the_rollout_resumes(rcfg, champion, app_url, rows, postgres) -> None:
+    server, _ = postgres
+    candidate = _register(rcfg, champion, {}, epochs=1)
+    spec = {
+        "mode": "canary",
+        "candidate_version": candidate,
+        "canary": {"steps": [0.5, 1.0], "min_requests_per_step": 10, "min_seconds_per_step": 0},
+    }
+    assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
+    try:
+        _wait_candidate_loaded(app_url, candidate)
+        _pg_ctl(server, "stop")
+        with httpx.Client(timeout=30) as client:
+            answers = [
+                client.post(f"{app_url}/predict", json={"instances": [rows[i]]}, headers={"X-User-Id": f"pg{i}"})
+                for i in range(60)
+            ]
+        assert [a.status_code for a in answers] == [200] * 60  # served from the last state the replicas hold
+        assert {a.headers["X-Variant"] for a in answers} == {"champion", "candidate"}  # the canary split held
+        _pg_ctl(server, "start")
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 90
+            while httpx.get(f"{app_url}/rollout").json()["rollout"]["phase"] == "CANARY":
+                assert time.monotonic() < deadline, "the rollout did not go on after the database came back"
+                for i in range(10):
+                    client.post(f"{app_url}/predict", json={"instances": [rows[i]]}, headers={"X-User-Id": f"q{i}"})
+        status = _wait_phase(app_url, {"PROMOTED", "ROLLED_BACK"})
+        assert status["rollout"]["phase"] == "PROMOTED", status["rollout"]["history"][-1]
+    finally:
+        httpx.post(f"{app_url}/rollout/abort", headers=AUTH)
+
+
+def _pg_ctl(server, action: str) -> None:
+    """Stop the server (fast shutdown: sessions are cut) or start it again on the same data and socket."""
+    from pgserver import _commands  # the wheel's own pg_ctl, run as the user pgserver runs the server as
+
+    if action == "stop":
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=30)
+    else:
+        server.ensure_postgres_running()
