@@ -60,7 +60,7 @@ class RolloutSpec(StrictModel):
         data = dict(data)
         mode = data.get("mode")
         mode = mode.value if isinstance(mode, RolloutMode) else mode
-        if mode not in _USED:
+        if not isinstance(mode, str) or mode not in _USED:  # e.g. {} (unhashable): found by the API fuzz test
             return data  # the enum validation reports it with the valid values
         used = set(_USED[mode])
         shadow = data.get("shadow")

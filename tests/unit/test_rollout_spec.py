@@ -67,3 +67,11 @@ def test_a_section_of_the_wrong_type_is_a_validation_error_not_a_crash() -> None
 
     with pytest.raises(pydantic.ValidationError, match="shadow"):
         RolloutSpec.model_validate({"mode": "shadow", "candidate_version": "2", "shadow": "x"})
+
+
+@pytest.mark.parametrize("mode", [{}, [], 3, None])
+def test_a_mode_of_the_wrong_type_is_a_validation_error_not_a_crash(mode: object) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="mode"):  # {} crashed with TypeError (found by the fuzzer)
+        RolloutSpec.model_validate({"mode": mode, "candidate_version": "2"})
