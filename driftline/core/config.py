@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from driftline.core.strict import StrictModel
 
@@ -115,10 +115,57 @@ class TrainConfig(StrictModel):
         return value
 
 
+class Autoscaling(StrictModel):
+    """Ray Serve autoscaling of one deployment: replicas follow the requests in flight per replica."""
+
+    min_replicas: int = Field(default=1, ge=1, description="Fewest replicas (an idle model slot shrinks to this).")
+    max_replicas: int = Field(default=4, ge=1, description="Most replicas.")
+    target_ongoing_requests: float = Field(
+        default=4.0, gt=0, description="Requests in flight per replica that the autoscaler aims for."
+    )
+    upscale_delay_s: float = Field(default=3.0, ge=0, description="How long load must stay high before scaling out.")
+    downscale_delay_s: float = Field(default=30.0, ge=0, description="How long load must stay low before scaling in.")
+    look_back_period_s: float = Field(default=30.0, gt=0, description="The load is averaged over this window.")
+    metrics_interval_s: float = Field(default=10.0, gt=0, description="How often the load is sampled.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})")
+        if self.look_back_period_s <= self.metrics_interval_s:
+            raise ValueError(
+                f"look_back_period_s ({self.look_back_period_s}) must exceed metrics_interval_s "
+                f"({self.metrics_interval_s}): the load is averaged over several samples"
+            )
+        return self
+
+    def to_serve(self) -> dict[str, Any]:
+        """The ``autoscaling_config`` of ``serve.deployment``."""
+        return self.model_dump()
+
+
 class DeploymentResources(StrictModel):
-    num_replicas: int = Field(default=1, ge=1, description="Replicas of this deployment.")
+    num_replicas: int = Field(default=1, ge=1, description="Replicas of this deployment (when not autoscaling).")
     num_cpus: float = Field(default=0.25, ge=0, description="CPUs each replica reserves (fractional fits 2 cores).")
     max_ongoing_requests: int = Field(default=64, ge=1, description="Concurrent requests per replica.")
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Scale between min and max replicas with the load; replaces num_replicas."
+    )
+
+    def replicas(self) -> dict[str, Any]:
+        """``num_replicas`` or ``autoscaling_config``, as ``serve.deployment`` takes them."""
+        if self.autoscaling is None:
+            return {"num_replicas": self.num_replicas}
+        return {"autoscaling_config": self.autoscaling.to_serve()}
+
+
+class ModelBatching(StrictModel):
+    """Concurrent requests to one model replica are answered as one batch (Ray Serve's ``@serve.batch``)."""
+
+    max_batch_size: int = Field(default=16, ge=1, description="Most requests in one model call (1 turns it off).")
+    wait_seconds: float = Field(
+        default=0.002, ge=0, description="Longest a request waits for others to join its batch."
+    )
 
 
 class ServeConfig(StrictModel):
@@ -135,6 +182,7 @@ class ServeConfig(StrictModel):
     )
     router: DeploymentResources = Field(default_factory=DeploymentResources)
     model: DeploymentResources = Field(default_factory=DeploymentResources)
+    batching: ModelBatching = Field(default_factory=ModelBatching)
     admin_token: str | None = Field(
         default=None, description="Bearer token of the admin API; prefer $DRIFTLINE_ADMIN_TOKEN. None disables it."
     )
@@ -148,6 +196,15 @@ class ServeConfig(StrictModel):
         gt=0,
         description="Labels join predictions of this many past hours; a restart reads only these hours of the logs.",
     )
+
+    @model_validator(mode="after")
+    def _batches_fit(self) -> ServeConfig:
+        if self.model.max_ongoing_requests < self.batching.max_batch_size:
+            raise ValueError(
+                f"model.max_ongoing_requests ({self.model.max_ongoing_requests}) is below batching.max_batch_size "
+                f"({self.batching.max_batch_size}): a batch could never fill; raise the first or lower the second"
+            )
+        return self
 
 
 class DriftlineConfig(StrictModel):

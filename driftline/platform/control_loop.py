@@ -2,7 +2,7 @@
 
 One :meth:`ControlLoop.tick` is one pass; ``driftline run`` repeats it on a schedule. The loop never runs two
 retrains or two rollouts at once (it waits while a rollout is active), persists its typed state in
-``<workdir>/state/loop.json`` (so a restart resumes), and any failing step is recorded on the timeline while
+the ``loop`` document of the state store (so a restart resumes), and any failing step is recorded on the timeline while
 serving stays untouched. Its collaborators come in through four Protocols (the rollout API, the window analyst,
 the labelled rows, the candidate jobs); :mod:`~driftline.platform.loop_adapters` has the real ones.
 """

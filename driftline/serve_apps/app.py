@@ -35,7 +35,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
         return serve.deployment(
             ModelReplica,
             name=f"slot_{name}",
-            num_replicas=model.num_replicas,
+            **model.replicas(),
             max_ongoing_requests=model.max_ongoing_requests,
             ray_actor_options={"num_cpus": model.num_cpus},
         ).bind(config, name, cfg.serve.poll_seconds)
@@ -52,7 +52,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
     router = serve.deployment(
         Router,
         name="router",
-        num_replicas=cfg.serve.router.num_replicas,
+        **cfg.serve.router.replicas(),
         max_ongoing_requests=cfg.serve.router.max_ongoing_requests,
         ray_actor_options={"num_cpus": cfg.serve.router.num_cpus},
     )

@@ -1,6 +1,6 @@
 """A model slot replica: serves whichever registered version the serving state assigns to its slot.
 
-Each replica polls ``serving.json`` and loads its slot's version in the background; the old model keeps
+Each replica polls the serving state and loads its slot's version in the background; the old model keeps
 answering until the new one is ready, so a reload never drops a request. Callers name the version they expect;
 a replica that does not hold it yet raises :class:`ModelNotReady` (the router then uses the champion).
 
@@ -11,6 +11,7 @@ and the router's timeouts can be rehearsed with a real deployment.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ray import serve
 
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import ServingError
@@ -43,6 +45,9 @@ class Prediction:
     predictions: list[int]
     probabilities: list[list[float]]
     model_version: str
+
+
+_Call = tuple[pd.DataFrame | list[dict[str, Any]], str | None]  # (rows, the version the caller expects)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class ModelReplica:
         self._model: LoadedModel | None = None
         self._load_error: str | None = None
         self._random = random.Random()
+        batching = self._cfg.serve.batching
+        self._predict_batch.set_max_batch_size(batching.max_batch_size)  # type: ignore[attr-defined]
+        self._predict_batch.set_batch_wait_timeout_s(batching.wait_seconds)  # type: ignore[attr-defined]
         self._sync()  # first load in the constructor: the replica is healthy only once it can answer
         self._stop = threading.Event()
         threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True).start()
@@ -106,8 +114,9 @@ class ModelReplica:
                 self._load_error = repr(exc)
                 time.sleep(seconds)
 
-    def _current(self, expected: str | None) -> LoadedModel:
-        model = self._model
+    def _current(self, expected: str | None, held: LoadedModel | None = None) -> LoadedModel:
+        """The model held (``held``, else the current one) if it is the ``expected`` version."""
+        model = held or self._model
         if model is None or (expected is not None and model.version != expected):
             have = None if model is None else model.version
             raise ModelNotReady(f"Slot {self._slot} holds version {have}, not {expected}.", "Retry shortly.")
@@ -122,17 +131,51 @@ class ModelReplica:
             "load_error": self._load_error,
         }
 
-    def predict(self, frame: pd.DataFrame | list[dict[str, Any]], expected_version: str | None = None) -> Prediction:
-        model = self._current(expected_version)
-        if isinstance(frame, list):  # the router sends validated rows: far cheaper to ship than a DataFrame
-            frame = pd.DataFrame.from_records(frame, columns=list(model.bundle.preprocessor.schema.feature_names))
-        if model.fault_rate and self._random.random() < model.fault_rate:
-            raise InjectedFault(f"Injected failure (version {model.version} has {FAULT_RATE_TAG}).")
-        if model.fault_delay:
-            time.sleep(model.fault_delay)
-        proba = model.bundle.predict_proba(frame, model.network)
-        classes = np.asarray(model.bundle.classes)
-        return Prediction(classes[proba.argmax(axis=1)].tolist(), proba.round(6).tolist(), model.version)
+    async def predict(
+        self, frame: pd.DataFrame | list[dict[str, Any]], expected_version: str | None = None
+    ) -> Prediction:
+        """The model's answer for ``frame``; concurrent calls are answered together in one model call."""
+        answer = await self._predict_batch((frame, expected_version))
+        if isinstance(answer, Exception):  # this call's own failure, not its batch's
+            raise answer
+        return answer
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)  # sizes from config: set in __init__
+    async def _predict_batch(self, calls: list[_Call]) -> list[Prediction | Exception]:
+        model = self._model
+        delay = model.fault_delay if model is not None else 0.0
+        if delay:  # game day: the whole batch answers late, without blocking the replica's event loop
+            await asyncio.sleep(delay)
+        return await asyncio.to_thread(self._answer, calls)  # off the loop: the next batch forms meanwhile
+
+    def _answer(self, calls: list[_Call]) -> list[Prediction | Exception]:
+        """One model call for every call that expects the version held; an error for each that does not."""
+        answers: list[Prediction | Exception | None] = [None] * len(calls)
+        frames: list[pd.DataFrame] = []
+        members: list[tuple[int, int]] = []  # (call, rows)
+        model = self._model  # one model for the whole batch, even if a reload swaps it meanwhile
+        for index, (frame, expected) in enumerate(calls):
+            try:
+                model = self._current(expected, model)
+                if model.fault_rate and self._random.random() < model.fault_rate:
+                    raise InjectedFault(f"Injected failure (version {model.version} has {FAULT_RATE_TAG}).")
+            except ServingError as exc:
+                answers[index] = exc
+                continue
+            if isinstance(frame, list):  # the router sends validated rows: far cheaper to ship than a DataFrame
+                frame = pd.DataFrame.from_records(frame, columns=list(model.bundle.preprocessor.schema.feature_names))
+            frames.append(frame)
+            members.append((index, len(frame)))
+        if frames and model is not None:
+            proba = model.bundle.predict_proba(pd.concat(frames, ignore_index=True), model.network)
+            labels = np.asarray(model.bundle.classes)[proba.argmax(axis=1)].tolist()
+            probabilities = proba.round(6).tolist()
+            start = 0
+            for index, rows in members:
+                end = start + rows
+                answers[index] = Prediction(labels[start:end], probabilities[start:end], model.version)
+                start = end
+        return [a if a is not None else ServingError("no answer") for a in answers]
 
     def __del__(self) -> None:
         self._stop.set()

@@ -8,7 +8,9 @@ with its own raylet, object store and ports). Every step goes through driftline'
 1. ``train_champion(cfg)`` with ``train.num_workers=2``: where the two ``RayTrainWorker`` actors ran (state API).
 2. ``run_drift_job(..., engine="ray")`` on a multi-file Parquet window: where its ``_summarize_block`` tasks ran,
    and that the Ray Data summary equals the in-memory one.
-3. ``build_app(cfg)`` on Serve with one HTTP proxy on the head: ``POST /predict`` answers with the champion.
+3. ``build_app(cfg)`` on Serve with one HTTP proxy on the head: ``POST /predict`` answers with the champion;
+   then the model slots autoscale: 16 clients until the champion slot scales out, one client until it scales
+   back in, every request counted.
 
 Then Serve, the driver's Ray connection and the cluster are shut down (``cluster.shutdown()`` kills only this
 cluster's processes). The caller should set ``RAY_TMPDIR`` to a private folder so the cluster's session files and
@@ -159,9 +161,88 @@ def step_serve(cfg: Any, version: str) -> dict[str, Any]:
         "expected_version": version,
         "replica_nodes": _actor_nodes(cfg.ray.address, "ServeReplica:cluster:"),
     }
+    out["autoscale"] = _ramp_up_and_down(url, rows, "cluster", cfg.ray.address)
     serve.delete("cluster")
     serve.shutdown()
     return out
+
+
+def _running_replicas(app: str, deployment: str) -> int:
+    from ray import serve
+
+    states = serve.status().applications[app].deployments[deployment].replica_states
+    return int(states.get("RUNNING", 0))
+
+
+def _ramp_up_and_down(url: str, rows: list[dict[str, Any]], app: str, address: str) -> dict[str, Any]:
+    """Closed-loop load from many clients until the champion slot scales out, then one client until it scales back
+    in; every request's outcome is counted (a failed one is any exception or a status other than 200)."""
+    import threading
+
+    import httpx
+
+    outcomes = {"ok": 0, "failed": 0}
+    errors: list[str] = []
+    lock = threading.Lock()
+    active = [0]  # clients 0 .. active-1 send; the others wait
+    stop = threading.Event()
+
+    def client(c: int) -> None:
+        with httpx.Client(timeout=60) as http:
+            i = c
+            while not stop.is_set():
+                if c >= active[0]:
+                    time.sleep(0.05)
+                    continue
+                try:
+                    response = http.post(f"{url}/predict", json={"instances": [rows[i % len(rows)]]})
+                    failed = response.status_code != 200
+                    error = f"{response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    failed, error = True, repr(exc)
+                with lock:
+                    outcomes["failed" if failed else "ok"] += 1
+                    if failed and len(errors) < 5:
+                        errors.append(error)
+                i += 16
+
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(16)]
+    for thread in threads:
+        thread.start()
+    t0 = time.perf_counter()
+    timeline: list[tuple[float, int, int]] = []  # (seconds, slot_a replicas, slot_b replicas)
+
+    def sample() -> int:
+        running = _running_replicas(app, "slot_a")
+        timeline.append((round(time.perf_counter() - t0, 1), running, _running_replicas(app, "slot_b")))
+        return running
+
+    active[0] = 16  # ramp up
+    deadline = time.monotonic() + 60
+    while sample() < 2 and time.monotonic() < deadline:
+        time.sleep(1.0)
+    peak = max(t[1] for t in timeline)
+    scaled_out_after = timeline[-1][0]
+    peak_nodes = sorted({n for n in _actor_nodes(address, f"ServeReplica:{app}:slot_a") if n})  # None: pending
+    active[0] = 1  # ramp down: one client keeps sending through the scale-in
+    deadline = time.monotonic() + 60
+    while sample() > 1 and time.monotonic() < deadline:
+        time.sleep(1.0)
+    time.sleep(2.0)  # requests across the scale-in's replica drain
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    return {
+        "peak_replicas": peak,
+        "final_replicas": timeline[-1][1],
+        "candidate_slot_replicas": sorted({t[2] for t in timeline}),
+        "scaled_out_after_seconds": scaled_out_after,
+        "scaled_in_after_seconds": timeline[-1][0],
+        "requests": outcomes,
+        "errors": errors,
+        "peak_replica_nodes": peak_nodes,
+        "timeline": timeline,
+    }
 
 
 def _scale_down_environment() -> None:
@@ -172,6 +253,9 @@ def _scale_down_environment() -> None:
     # Logical CPUs here are bookkeeping (the machine has 2 cores): keep torch to one thread per worker.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.pop("RAY_ADDRESS", None)  # this driver must only ever join the cluster it starts
+    # Serve pushes the load the autoscaler sees every 10 s by default; the ramp test needs it every second.
+    os.environ.setdefault("RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S", "1")
+    os.environ.setdefault("RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S", "1")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -205,6 +289,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "train.cpus_per_worker": args.cpus_per_worker,
                 "serve.router.num_cpus": 0.1,
                 "serve.model.num_cpus": 0.1,
+                # Fast enough to watch in a test: scale out after 1 s of load, in after 4 s without.
+                "serve.model.autoscaling": {
+                    "min_replicas": 1,
+                    "max_replicas": 3,
+                    "target_ongoing_requests": 2.0,
+                    "upscale_delay_s": 1.0,
+                    "downscale_delay_s": 4.0,
+                    "look_back_period_s": 2.0,
+                    "metrics_interval_s": 0.5,
+                },
             },
         )
         ensure_ray(cfg)

@@ -90,3 +90,12 @@ def test_serve_answers_predictions_from_the_cluster(summary) -> None:
     assert serve["health"]["champion_version"] == summary["train"]["version"]
     assert serve["replica_nodes"], "the Serve app reported no replica nodes"  # an empty list proved nothing
     assert set(serve["replica_nodes"]) <= set(summary["nodes"])
+
+
+def test_model_slots_scale_out_and_back_in_with_no_failed_request(summary) -> None:
+    scaling = summary["serve"]["autoscale"]
+    assert scaling["peak_replicas"] >= 2, scaling["timeline"]  # 16 clients, 2 requests per replica targeted
+    assert scaling["final_replicas"] == 1, scaling["timeline"]  # one client: back to min_replicas
+    assert scaling["candidate_slot_replicas"] == [1]  # no candidate loaded: its slot stays at the minimum
+    assert scaling["requests"]["failed"] == 0, scaling["errors"]
+    assert scaling["requests"]["ok"] > 100

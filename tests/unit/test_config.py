@@ -110,3 +110,25 @@ def test_with_overrides_validates() -> None:
 def test_errors_survive_pickling(error: DriftlineError) -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_autoscaling_replaces_num_replicas_and_checks_its_bounds() -> None:
+    cfg = DriftlineConfig()
+    assert cfg.serve.model.replicas() == {"num_replicas": 1}
+    scaled = cfg.with_overrides(**{"serve.model.autoscaling": {"min_replicas": 1, "max_replicas": 3}})
+    settings = scaled.serve.model.replicas()["autoscaling_config"]
+    assert settings["min_replicas"] == 1 and settings["max_replicas"] == 3 and "num_replicas" not in settings
+    with pytest.raises(ValueError, match="exceeds max_replicas"):
+        cfg.with_overrides(**{"serve.model.autoscaling": {"min_replicas": 5, "max_replicas": 3}})
+    with pytest.raises(ValueError, match="must exceed metrics_interval_s"):
+        cfg.with_overrides(**{"serve.router.autoscaling": {"look_back_period_s": 2.0}})
+
+
+def test_a_batch_that_could_never_fill_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        yaml.safe_dump({"serve": {"model": {"max_ongoing_requests": 4}, "batching": {"max_batch_size": 8}}})
+    )
+    with pytest.raises(ConfigError, match="max_batch_size"):
+        load_config(path)
+    assert load_config(REPO / "configs" / "cluster.yaml").serve.model.autoscaling is not None
