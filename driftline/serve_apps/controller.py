@@ -8,6 +8,7 @@ state file (which slot serves which version, the traffic split) and MLflow alias
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -35,7 +36,7 @@ def _latest_time(state: RolloutState | None) -> float:
 
 
 class ServingPublisher:
-    """TrafficPublisher that writes serving.json (slots follow the traffic config)."""
+    """TrafficPublisher that writes the serving state (slots follow the traffic config)."""
 
     def __init__(self, store: ServingStateStore, initial_champion: str) -> None:
         self.store = store
@@ -91,12 +92,21 @@ class RegistryGates:
         return "passed" if "driftline.gates" in tags else "no gates recorded"
 
 
+# MLflow's client retries a refused connection 7 times with backoff (about 4 minutes) and waits 120 s for an
+# answer. In the controller that would hold its lock through an outage (admin calls wait, nothing is reported) and
+# leave the alias up to 2 minutes behind a recovered server. The controller retries every tick itself, so its
+# MLflow calls fail fast; a value set in the environment wins.
+_CONTROLLER_MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
 class Controller:
     """Serve deployment class (one replica)."""
 
     def __init__(self, config: dict[str, Any], tick_seconds: float = 1.0) -> None:
         from driftline.model.registry import CHAMPION, ModelRegistry
 
+        for name, value in _CONTROLLER_MLFLOW_ENV.items():  # this replica's own process: see the constant
+            os.environ.setdefault(name, value)
         cfg = DriftlineConfig.model_validate(config)
         serving_store = ServingStateStore(StateDB(cfg.state_url))
         existing = serving_store.load()
@@ -122,7 +132,7 @@ class Controller:
         threading.Thread(target=self._loop, daemon=True).start()
 
     def _load_or_quarantine(self) -> RolloutState | None:
-        """An unreadable rollout.json must not stop the app: move it aside, say so, serve the champion."""
+        """An unreadable rollout document must not stop the app: move it aside, say so, serve the champion."""
         try:
             return self.controller.status()
         except RolloutError as exc:
@@ -148,6 +158,12 @@ class Controller:
         state = self._load_or_quarantine()  # first: a corrupt file is moved aside before anything reads it again
         if not self.controller.reconcile_pending():
             self._last = {"error": f"effects pending: {self.controller.effect_error}", "at": time.time()}
+        elif str(self._last.get("error", "")).startswith("effects pending"):  # a finished rollout: say they took
+            self._last = {
+                "action": "EFFECTS_APPLIED",
+                "reason": "the pending traffic and aliases took",
+                "at": time.time(),
+            }
         if state is None or state.terminal:
             with self._lock:  # nothing to decide: drop the window so it does not leak into the next rollout
                 self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}

@@ -16,7 +16,7 @@ from torch import nn
 
 from driftline.model.bundle import ModelBundle
 
-__all__ = ["LoopConfig", "TrainContext", "shrink_and_perturb", "train_loop"]
+__all__ = ["LoopConfig", "TrainContext", "shrink_and_perturb", "train_loop", "weight_norm"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,20 @@ def shrink_and_perturb(model: nn.Module, shrink: float, noise: float, seed: int)
             param.mul_(shrink).add_(noise * torch.randn(param.shape, generator=gen))
 
 
+def weight_norm(model: nn.Module) -> float:
+    """L2 norm of all parameters, summed in float64: a cheap fingerprint of the weights, logged every epoch.
+
+    >>> layer = nn.Linear(2, 1)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(3.0), layer.bias.fill_(0.0)
+    >>> round(weight_norm(layer) ** 2, 6)
+    18.0
+    """
+    with torch.no_grad():
+        squares = [param.detach().double().square().sum() for param in model.parameters()]
+        return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
@@ -84,6 +98,9 @@ def train_loop(ctx: TrainContext, cfg: LoopConfig) -> None:
     for epoch in range(start_epoch, cfg.epochs):
         if cfg.fail_at_epoch == epoch and ctx.world_rank == 0 and ctx.should_inject_failure():
             raise RuntimeError(f"injected failure at epoch {epoch}")
+        # Where this epoch starts from: after a resume it must equal the checkpoint's weights (the previous
+        # epoch's ``weight_norm``), which is how a restarted worker shows it continued rather than began again.
+        start_norm = weight_norm(_unwrap(model))
         model.train()
         total, rows = 0.0, 0
         for step, (features, labels) in enumerate(ctx.batches(epoch, cfg.batch_size)):
@@ -96,4 +113,11 @@ def train_loop(ctx: TrainContext, cfg: LoopConfig) -> None:
             total += float(loss.detach()) * len(labels)
             rows += len(labels)
         state = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
-        ctx.report({"epoch": float(epoch), "train_loss": total / max(rows, 1), "rows": float(rows)}, state)
+        metrics = {
+            "epoch": float(epoch),
+            "train_loss": total / max(rows, 1),
+            "rows": float(rows),
+            "start_weight_norm": start_norm,
+            "weight_norm": weight_norm(_unwrap(model)),  # of the weights this epoch's checkpoint holds
+        }
+        ctx.report(metrics, state)

@@ -66,6 +66,11 @@ def test_worker_killed_mid_training_resumes_from_checkpoint(cfg, champion, strea
     assert marker.exists(), "the worker was never killed"
     # Epoch 0 ran once before the kill; the restarted worker resumed at epoch 1 from its checkpoint.
     assert [int(h["epoch"]) for h in out.history] == [0, 1, 2]
+    # The worker died at the top of epoch 1, so epoch 1 ran in the restarted worker: it must have started from the
+    # weights epoch 0 checkpointed (same fingerprint, bit for bit), not from the warm start epoch 0 began with.
+    first, resumed = out.history[0], out.history[1]
+    assert resumed["start_weight_norm"] == first["weight_norm"], (first, resumed)
+    assert resumed["start_weight_norm"] != first["start_weight_norm"], "the restarted worker began again"
     assert out.status in (RetrainStatus.CANDIDATE, RetrainStatus.REJECTED)
     assert registry.alias_version(CHAMPION) == champ
 
