@@ -15,6 +15,9 @@ Every contender runs in a fresh subprocess so one's memory cannot inflate anothe
     sorts every column three times, which made the baseline look slower than a fair one is.)
 (d) single-process numpy histogram pass over the same Parquet files (file by file, the same per-block summariser
     the Ray tasks run), the reference point for the Ray engine at 10M rows.
+(e) the drift job as a user runs it, ``python -m driftline.monitors.drift_job`` (memory engine, no MLflow) on a
+    reference Parquet and the first files of the set: whole-process wall time against the compute its report
+    times (target <= 1.5x, issue #13); the import of the job module alone is timed beside it.
 
 Memory, one measure for every contender: a sampler thread sums the proportional set size (PSS, so the shared
 object store is counted once) of the contender's process and its ``ray::`` worker descendants every 50 ms, from
@@ -302,6 +305,31 @@ def _in_subprocess(name: str, *args: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _whole_drift_job(data: Path, rows: int, current: Path) -> dict[str, Any]:
+    """``python -m driftline.monitors.drift_job`` on a reference Parquet and the current set, as a user runs it:
+    its wall time (interpreter start, imports, reading, report files) against the compute its report times."""
+    reference = data / f"reference-{rows}.parquet"
+    if not reference.exists():
+        _frame(rows, 1, False).to_parquet(reference, index=False)
+    out = data / "drift-job-report"
+    cmd = [sys.executable, "-m", "driftline.monitors.drift_job", "--reference", str(reference)]
+    cmd += ["--current", str(current), "--out", str(out), "--no-mlflow"]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"the drift job failed:\n{done.stderr[-3000:]}")
+    imports = [sys.executable, "-c", "import driftline.monitors.drift_job"]
+    started = time.perf_counter()
+    subprocess.run(imports, check=True)
+    timings = json.loads((out / "report.json").read_text())["timings"]
+    return {
+        "wall_seconds": wall,
+        "compute_seconds": timings["total_seconds"],
+        "import_seconds": time.perf_counter() - started,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="reference rows = current rows in memory")
@@ -341,6 +369,9 @@ def main() -> None:
     ray_small = _in_subprocess("ray", str(small), str(profile_json))
     ray_big = _in_subprocess("ray", str(big), str(profile_json))
 
+    print(f"(e) the drift job as a user runs it: a whole process, {a.rows:,} + {small_rows:,} rows ...", flush=True)
+    job = _whole_drift_job(data, a.rows, small)
+
     rows = [
         ("(a) in-memory engine (profile + summary + report)", f"{a.rows:,}+{a.rows:,}", mem),
         ("(c) baseline: KS + numpy PSI + Wasserstein, columns sorted once", f"{a.rows:,}+{a.rows:,}", base),
@@ -367,6 +398,12 @@ def main() -> None:
     print(f"| Ray time / numpy pass time ({a.big_rows:,}) | {ray_vs_numpy:.2f} | <= 2 {verdict} |")
     verdict = "PASS" if ray_growth <= 1.3 else "MISS"
     print(f"| Ray (peak - start) {a.big_rows:,} / {small_rows:,} | {ray_growth:.2f} | <= 1.3 {verdict} |")
+    overhead = job["wall_seconds"] / job["compute_seconds"]
+    verdict = "PASS" if overhead <= 1.5 else "MISS"
+    print(
+        f"| (e) drift job whole process / its compute ({job['wall_seconds']:.2f} s / {job['compute_seconds']:.2f} s; "
+        f"import {job['import_seconds']:.2f} s) | {overhead:.2f} | <= 1.5 {verdict} |"
+    )
     print(f"drifted (engine): {mem['drifted']}\ndrifted (baseline rule D>=0.1 & p<0.05): {base['drifted']}")
     print(f"drifted (Ray, {a.big_rows:,} shifted rows): {ray_big['drifted']}")
 

@@ -17,9 +17,8 @@ import httpx
 import pytest
 
 from driftline.core.state_db import StateDB
-from driftline.model.registry import CHAMPION, ModelRegistry
 from tests.integration import test_rollout_serving as serving
-from tests.integration.test_rollout_serving import AUTH, TOKEN, _register, _wait_candidate_loaded, _wait_phase
+from tests.integration.test_rollout_serving import AUTH, _register, _wait_candidate_loaded, _wait_phase
 
 app_url = serving.app_url  # the same app fixture, built here from this module's rcfg (state in Postgres)
 rows = serving.rows
@@ -43,23 +42,9 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def rcfg(cfg, champion, postgres):
-    _, url = postgres
-    rcfg = cfg.with_overrides(
-        **{
-            "workdir": str(cfg.workdir_path / "rollout-postgres"),
-            "mlflow.tracking_uri": cfg.tracking_uri,
-            "state.url": url,
-            "serve.admin_token": TOKEN,
-            "serve.log_flush_seconds": 0.5,
-            "serve.poll_seconds": 0.2,
-            "serve.request_timeout_seconds": 2.0,
-            "serve.max_body_bytes": 1_000_000,
-        }
-    )
+    rcfg = serving.module_config(cfg, "rollout-postgres", **{"state.url": postgres[1]})
     yield rcfg
-    registry = ModelRegistry(rcfg)  # promotions here moved the alias: give later modules their champion back
-    registry.set_alias(CHAMPION, champion.version.version)
-    registry.delete_alias("candidate")
+    serving.give_back_the_champion(rcfg, champion)
 
 
 def test_every_piece_of_state_is_in_postgres(rcfg, app_url, postgres) -> None:

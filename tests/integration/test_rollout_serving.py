@@ -24,24 +24,33 @@ TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def rcfg(cfg, champion):
-    """Same MLflow store as the session's champion, but this module's own serving/rollout state and logs."""
-    rcfg = cfg.with_overrides(
-        **{
-            "workdir": str(cfg.workdir_path / "rollout-tests"),
-            "mlflow.tracking_uri": cfg.tracking_uri,
-            "serve.admin_token": TOKEN,
-            "serve.log_flush_seconds": 0.5,
-            "serve.poll_seconds": 0.2,
-            "serve.request_timeout_seconds": 2.0,
-            "serve.max_body_bytes": 1_000_000,
-        }
-    )
-    yield rcfg
-    registry = ModelRegistry(rcfg)  # promotions here moved the alias: give later modules their champion back
+def module_config(cfg, folder: str, **overrides):
+    """Same MLflow store as the session's champion, but a module's own serving/rollout state and logs (``folder``
+    under the session's work folder), with fast polls and flushes and the admin token set."""
+    settings = {
+        "workdir": str(cfg.workdir_path / folder),
+        "mlflow.tracking_uri": cfg.tracking_uri,
+        "serve.admin_token": TOKEN,
+        "serve.log_flush_seconds": 0.5,
+        "serve.poll_seconds": 0.2,
+        "serve.request_timeout_seconds": 2.0,
+        "serve.max_body_bytes": 1_000_000,
+    }
+    return cfg.with_overrides(**{**settings, **overrides})
+
+
+def give_back_the_champion(rcfg, champion) -> None:
+    """Promotions in a module move the alias: later modules get the session's champion back."""
+    registry = ModelRegistry(rcfg)
     registry.set_alias(CHAMPION, champion.version.version)
     registry.delete_alias("candidate")
+
+
+@pytest.fixture(scope="module")
+def rcfg(cfg, champion):
+    rcfg = module_config(cfg, "rollout-tests")
+    yield rcfg
+    give_back_the_champion(rcfg, champion)
 
 
 @pytest.fixture(scope="module")
