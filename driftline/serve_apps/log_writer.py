@@ -94,18 +94,25 @@ class LogWriter:
             self.flush()
 
     def append(self, records: list[dict[str, Any]]) -> int:
+        """Buffer prediction records; returns how many were new. Idempotent: a router sends a batch again when it
+        saw no answer (this replica died mid-call), so a row already indexed, buffered or on disk, is skipped."""
+        added = 0
         with self._lock:
-            self._buffers[PREDICTIONS].extend(records)
             for rec in records:
                 key = (rec["request_id"], rec["row"])
+                entry = self._index.setdefault(key, {})
+                if rec["role"] in entry:
+                    continue
+                entry[rec["role"]] = (rec["variant"], rec["model_version"], rec["prediction"])
+                self._buffers[PREDICTIONS].append(rec)
                 self._unflushed.add(key)
-                self._index.setdefault(key, {})[rec["role"]] = (rec["variant"], rec["model_version"], rec["prediction"])
+                added += 1
             while len(self._index) > self._index_size:
                 self._index.popitem(last=False)
             full = len(self._buffers[PREDICTIONS]) >= self._flush_rows
         if full:
             self._try_flush()
-        return len(records)
+        return added
 
     def feedback(self, items: list[dict[str, Any]], now: float) -> list[FeedbackOutcome]:
         """Record labels; each outcome is accepted | duplicate | conflict | unknown_request_id | unavailable."""

@@ -9,21 +9,26 @@ path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id).
 # No `from __future__ import annotations` here: FastAPI must see real types after Serve rewrites signatures.
 
 import asyncio
-import json
+import contextlib
 import math
 import time
 import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 from ray import serve
+from ray.exceptions import RayActorError
 
+from driftline import __version__
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import DriftlineError, RolloutError, ServingError
 from driftline.core.paths import state_dir
-from driftline.core.state_db import StateDB
+from driftline.core.state_db import StateDB, StateStoreError
 from driftline.datasets.schema import DatasetSchema
 from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.traffic import TrafficMode
@@ -31,8 +36,10 @@ from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import assign_variant, shadow_selected
 from driftline.serve_apps.feedback import parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
+from driftline.serve_apps.http_io import FEEDBACK_STATUS, cause, client_request_id, error, read_json
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
+from driftline.serve_apps.openapi import serving_openapi
 from driftline.serve_apps.payload import PayloadError, parse_records
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 from driftline.serve_apps.shadow import ShadowMirror
@@ -43,70 +50,19 @@ __all__ = ["Router", "api"]
 api = FastAPI(
     title="driftline",
     description="Predictions from the champion model, with shadow, A/B and canary rollout of candidates.",
-    version="0.1.0",
+    version=__version__,
+    openapi_url=None,  # served by the router itself, made strict from the model's table schema (openapi.py)
+    docs_url=None,
+    redoc_url=None,
 )
-_PREDICT_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "One of: instances (list of objects), dataframe_records (same), "
-                    "dataframe_split ({columns, data}). Every row needs every feature of the model.",
-                    "properties": {
-                        "instances": {"type": "array", "items": {"type": "object"}},
-                        "dataframe_records": {"type": "array", "items": {"type": "object"}},
-                        "dataframe_split": {"type": "object"},
-                    },
-                },
-                "example": {"instances": [{"x0": 0.1, "x1": -0.3, "x2": 1.2, "x3": 0.0, "x4": 0.5, "region": "a"}]},
-            }
-        },
-    }
-}
 
 
-def _client_request_id(request: Request) -> str | None:
-    """The client's own ``X-Request-Id`` (kept for its tracing, never a key: the router issues the key)."""
-    value = request.headers.get("x-request-id")
-    return value[:200] if value else None
-
-
-def _cause(err: BaseException) -> BaseException:
-    """The user-level exception inside a Ray task error (whose str() carries a remote traceback)."""
-    return getattr(err, "cause", None) or err
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
-
-
-async def _json(request: Request, max_bytes: int) -> Any:
-    """The parsed body; its size is checked before (and while) reading, and it is parsed off the event loop."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadError(413, "body_too_large", f"The body has {declared} bytes; the limit is {max_bytes}.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadError(413, "body_too_large", f"The body exceeds the limit of {max_bytes} bytes.")
-    try:
-        return await asyncio.to_thread(json.loads, bytes(body))
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-        raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
-
-
-# "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
-_FEEDBACK_STATUS = {
-    "accepted": 200,
-    "duplicate": 200,
-    "bad_token": 403,  # no valid feedback token for this (request_id, row), and no admin bearer token
-    "unknown_request_id": 404,
-    "conflict": 409,
-    "unavailable": 503,
-}
+@api.exception_handler(RequestValidationError)
+async def _invalid_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's own checks (query parameters) answer in the API's one error shape."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first["loc"])
+    return error(422, "invalid_parameter", f"{field}: {first['msg']}", field=field)
 
 
 @serve.ingress(api)
@@ -126,9 +82,12 @@ class Router:
         self._store = ServingStateStore(StateDB(cfg.state_url))
         self._serving: ServingState | None = None
         self._loaded_at = 0.0
+        self._state_problem: str | None = None  # why the last read of the serving state failed, if it did
         self._schema: DatasetSchema | None = None
+        self._openapi: dict[str, Any] | None = None
         self._window = TrafficWindow()
         self._records: list[dict[str, Any]] = []
+        self._appends: set[asyncio.Task[None]] = set()  # appends to the writer not yet answered
         self._pump: asyncio.Task[Any] | None = None
         self._metrics = RouterMetrics()
         self._signer = FeedbackSigner(load_secret(state_dir(cfg.workdir_path)))
@@ -146,7 +105,13 @@ class Router:
     async def _state(self) -> ServingState:
         now = time.monotonic()
         if self._serving is None or now - self._loaded_at >= self._poll:
-            loaded = self._store.load() or self._serving  # unreadable for a moment: keep the last good one
+            try:  # off the event loop: a database round trip
+                loaded = await asyncio.to_thread(self._store.load) or self._serving
+                self._state_problem = self._store.problem
+            except StateStoreError as exc:  # the state database is down: keep serving the last good state
+                if self._serving is None:
+                    raise
+                loaded, self._state_problem = self._serving, str(exc)
             if loaded is None:  # the controller writes it on start; ask it once
                 loaded = ServingState.from_dict(await self._controller.serving.remote())
             self._serving, self._loaded_at = loaded, now
@@ -166,13 +131,33 @@ class Router:
             await self._flush()
 
     async def _flush(self, wait: bool = False) -> None:
+        """Hand the buffered prediction records to the writer. With ``wait``, return once every record logged so far
+        is in the writer's index: ours and those of appends already in flight (the pump's, another request's), for
+        calls to one replica may run concurrently and a label must not reach the writer before its prediction."""
         if self._records:
             records, self._records = self._records, []
-            appended = self._writer.append.remote(records)
-            if wait:  # calls to one replica may run concurrently: make sure these are indexed before we go on
-                await appended
+            task = asyncio.get_running_loop().create_task(self._append(records))
+            self._appends.add(task)
+            task.add_done_callback(self._append_done)
+        if wait and self._appends:
+            await asyncio.gather(*self._appends)  # a failed append raises here: the labels are refused, not lost
         if not self._window.empty():
             self._controller.observe.remote(self._window.drain())
+
+    async def _append(self, records: list[dict[str, Any]]) -> None:
+        """If the writer's replica died during the call (Serve itself retries a call no replica accepted), the
+        records go back to the buffer for the next flush, never dropped; the writer skips rows it already holds
+        (it may have taken them before it died), so sending them again duplicates nothing."""
+        try:
+            await self._writer.append.remote(records)
+        except RayActorError:
+            self._records[:0] = records
+            raise
+
+    def _append_done(self, task: asyncio.Task[None]) -> None:
+        self._appends.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure of the pump's append is handled by putting the records back
 
     def _log(
         self,
@@ -236,15 +221,17 @@ class Router:
         self._window.record("champion", time.perf_counter() - started, error=True)
         self._metrics.observe("champion", "served", time.perf_counter() - started, error=True)
         if isinstance(failed, asyncio.TimeoutError):
-            return _error(504, "model_timeout", f"The champion did not answer within {self._timeout:g} s.")
-        return _error(503, "model_unavailable", f"The champion could not answer: {type(failed).__name__}.")
+            return error(504, "model_timeout", f"The champion did not answer within {self._timeout:g} s.")
+        return error(503, "model_unavailable", f"The champion could not answer: {type(failed).__name__}.")
 
-    @api.post("/predict", summary="Predict a batch", openapi_extra=_PREDICT_DOC)
+    @api.post("/predict", summary="Predict a batch: {instances}, {dataframe_records} or {dataframe_split}")
     async def predict(self, request: Request) -> JSONResponse:
-        request_id, client_id = uuid.uuid4().hex, _client_request_id(request)
+        request_id, client_id = uuid.uuid4().hex, client_request_id(request)
         try:
             state = await self._state()
-            rows = parse_records(await _json(request, self._max_body), await self._get_schema(state), self._max_rows)
+            rows = parse_records(
+                await read_json(request, self._max_body), await self._get_schema(state), self._max_rows
+            )
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         traffic = state.traffic
@@ -282,7 +269,7 @@ class Router:
     async def feedback(self, request: Request) -> JSONResponse:
         try:
             state = await self._state()
-            body = await _json(request, self._max_body)
+            body = await read_json(request, self._max_body)
             items, single = parse_feedback(body, (await self._get_schema(state)).classes)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
@@ -293,9 +280,12 @@ class Router:
             for index, (item, ok) in enumerate(zip(items, signed, strict=True))
             if not ok
         }
-        await self._flush(wait=True)  # our buffered predictions must be in the writer's index before labels join
         accepted = [item for index, item in enumerate(items) if index not in refused]
-        judged = iter(await self._writer.feedback.remote(accepted, time.time()) if accepted else [])
+        try:
+            await self._flush(wait=True)  # our buffered predictions must be in the writer's index before labels join
+            judged = iter(await self._writer.feedback.remote(accepted, time.time()) if accepted else [])
+        except Exception as exc:  # the writer is unreachable (e.g. its replica died): retry; a retry is idempotent
+            return error(503, "unavailable", f"The label log cannot be reached ({type(exc).__name__}); retry.")
         outcomes = [refused[index] if index in refused else next(judged) for index in range(len(items))]
         versions = {"champion": state.traffic.champion_version, "candidate": state.traffic.candidate_version}
         for outcome in outcomes:
@@ -305,7 +295,7 @@ class Router:
                     self._window.label(scored["variant"], scored["correct"])
         if single:
             outcome = outcomes[0]
-            status = _FEEDBACK_STATUS[outcome["status"]]
+            status = FEEDBACK_STATUS[outcome["status"]]
             return JSONResponse(outcome, status_code=status)
         counts: dict[str, int] = {}
         for outcome in outcomes:
@@ -328,19 +318,24 @@ class Router:
         health["logs"] = logs
         if logs["status"] != "ok":  # serving still answers; labels or log rows may be refused until it recovers
             health["status"] = "degraded"
+        if self._state_problem:  # serving still answers, from the last state it read
+            health["status"], health["state"] = "degraded", self._state_problem
         return health
 
     @api.get("/rollout", summary="Rollout state, serving state and the transition history (open to read)")
-    async def rollout_status(self) -> dict[str, Any]:
-        status: dict[str, Any] = await self._controller.status.remote()
+    async def rollout_status(self) -> Any:
+        try:
+            status: dict[str, Any] = await self._controller.status.remote()
+        except StateStoreError as err:
+            return error(503, "state_unavailable", str(cause(err)))
         return status
 
     def _refuse(self, request: Request) -> JSONResponse | None:
         """The 403/401 answer when the caller may not use the admin API; None when it may."""
         if not self._auth.enabled:
-            return _error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
+            return error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
         if not self._auth.check(request.headers.get("authorization")):
-            response = _error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
+            response = error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return None
@@ -352,9 +347,11 @@ class Router:
         try:
             result = await getattr(self._controller, operation).remote(*args)
         except RolloutError as err:
-            return _error(409, "rollout_conflict", str(_cause(err)))
+            return error(409, "rollout_conflict", str(cause(err)))
+        except StateStoreError as err:
+            return error(503, "state_unavailable", str(cause(err)))
         except DriftlineError as err:
-            return _error(422, "invalid_rollout", str(_cause(err)))
+            return error(422, "invalid_rollout", str(cause(err)))
         await self._state()
         self._loaded_at = 0.0  # re-read serving state on the next request
         return JSONResponse(result)
@@ -365,14 +362,14 @@ class Router:
         if refused is not None:
             return refused
         try:
-            body = await _json(request, self._max_body)
+            body = await read_json(request, self._max_body)
             spec = RolloutSpec.model_validate(body).model_dump(mode="json")
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
         except ValidationError as err:  # validated here: pydantic errors do not cross Ray workers intact
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            return _error(422, "invalid_rollout", f"{field}: {first['msg']} (got {first.get('input')!r})", field=field)
+            return error(422, "invalid_rollout", f"{field}: {first['msg']} (got {first.get('input')!r})", field=field)
         return await self._admin(request, "start", spec, force)
 
     @api.post("/rollout/promote", summary="Promote the candidate now (admin)")
@@ -383,5 +380,20 @@ class Router:
     async def rollout_abort(self, request: Request) -> JSONResponse:
         return await self._admin(request, "abort", "manual abort via API")
 
+    # ------------------------------------------------------------------ the API's own description
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi(self) -> JSONResponse:
+        """The OpenAPI document with the served model's features, types and classes (see ``openapi.py``)."""
+        if self._openapi is None:
+            schema = await self._get_schema(await self._state())
+            base = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+            self._openapi = serving_openapi(base, schema, max_rows=self._max_rows)
+        return JSONResponse(self._openapi)
+
+    @api.get("/docs", include_in_schema=False)
+    async def docs(self, request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{request.scope.get('root_path', '')}/openapi.json", title=api.title)
+
     async def __del__(self) -> None:
-        await self._flush()
+        with contextlib.suppress(Exception):  # the writer may be going away too: what it cannot take is lost anyway
+            await asyncio.wait_for(self._flush(wait=True), self._timeout)

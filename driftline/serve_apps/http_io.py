@@ -1,0 +1,66 @@
+"""HTTP plumbing of the router: the body read within its size limit, the one error shape, request identity.
+
+>>> error(413, "body_too_large", "too big").status_code
+413
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from driftline.serve_apps.payload import PayloadError
+
+__all__ = ["FEEDBACK_STATUS", "cause", "client_request_id", "error", "read_json"]
+
+
+def client_request_id(request: Request) -> str | None:
+    """The client's own ``X-Request-Id`` (kept for its tracing, never a key: the router issues the key)."""
+    value = request.headers.get("x-request-id")
+    return value[:200] if value else None
+
+
+def cause(err: BaseException) -> BaseException:
+    """The user-level exception inside a Ray task error (whose str() carries a remote traceback)."""
+    return getattr(err, "cause", None) or err
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """The API's one error body: ``{"error": {"code", "message", ...}}``."""
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+_PARSE_INLINE_BYTES = 16 * 1024  # smaller bodies are parsed on the event loop (deep nesting fails fast either way)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The parsed body; its size is checked before (and while) reading, and it is parsed off the event loop."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadError(413, "body_too_large", f"The body has {declared} bytes; the limit is {max_bytes}.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadError(413, "body_too_large", f"The body exceeds the limit of {max_bytes} bytes.")
+    try:
+        if len(body) <= _PARSE_INLINE_BYTES:  # microseconds: a thread hop would cost more than the parse
+            return json.loads(bytes(body))
+        return await asyncio.to_thread(json.loads, bytes(body))
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
+
+
+# "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
+FEEDBACK_STATUS = {
+    "accepted": 200,
+    "duplicate": 200,
+    "bad_token": 403,  # no valid feedback token for this (request_id, row), and no admin bearer token
+    "unknown_request_id": 404,
+    "conflict": 409,
+    "unavailable": 503,
+}
