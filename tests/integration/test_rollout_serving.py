@@ -457,18 +457,23 @@ def test_a_hung_candidate_times_out_counts_against_it_and_the_champion_answers(a
     spec = {
         "mode": "canary",
         "candidate_version": slow,
-        "canary": {"steps": [0.5, 1.0], "min_requests_per_step": 20, "min_seconds_per_step": 0, "max_failed_checks": 0},
+        "canary": {"steps": [0.5, 1.0], "min_requests_per_step": 10, "min_seconds_per_step": 0, "max_failed_checks": 0},
     }
     assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
     _wait_candidate_loaded(app_url, slow)
-    answers = []
+    answers: list[tuple[int, str | None, float]] = []
     with httpx.Client(timeout=30) as client:
-        for i in range(40):
+        # Which users hash to the candidate depends on the version's salt: send until 10 of them did (the step's
+        # minimum), not a fixed number of requests that may leave the step undecided.
+        for i in range(200):
             started = time.monotonic()
             r = client.post(f"{app_url}/predict", json={"instances": [rows[i]]}, headers={"X-User-Id": f"t{i}"})
             answers.append((r.status_code, r.headers.get("X-Fallback"), time.monotonic() - started))
+            if sum(a[1] == "candidate-unavailable" for a in answers) >= 10:
+                break
     assert all(status == 200 for status, _, _ in answers)  # no user saw the hang as an error
     fell_back = [a for a in answers if a[1] == "candidate-unavailable"]
+    assert len(fell_back) == 10, len(fell_back)
     assert fell_back and all(seconds < 10 for _, _, seconds in fell_back)  # 2 s timeout + the champion's answer
     status = _wait_phase(app_url, {"ROLLED_BACK"}, timeout=60)
     assert "error_rate" in status["rollout"]["history"][-1]["reason"]
