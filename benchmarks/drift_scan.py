@@ -394,8 +394,8 @@ def main() -> None:
     print("\n| ratio | value | target |\n|---|---:|---|")
     print(f"| baseline time / in-memory engine time | {speedup:.1f}x | >= 5x {'PASS' if speedup >= 5 else 'MISS'} |")
     print(f"| in-memory / baseline (peak - start) | {mem_ratio:.2f} | <= 1 {'PASS' if mem_ratio <= 1 else 'MISS'} |")
-    verdict = "PASS" if ray_vs_numpy <= 2 else "MISS"
-    print(f"| Ray time / numpy pass time ({a.big_rows:,}) | {ray_vs_numpy:.2f} | <= 2 {verdict} |")
+    verdict = "PASS" if ray_vs_numpy <= 1.25 else "MISS"  # issue #13 (it was 2 in #3)
+    print(f"| Ray time / numpy pass time ({a.big_rows:,}) | {ray_vs_numpy:.2f} | <= 1.25 {verdict} |")
     verdict = "PASS" if ray_growth <= 1.3 else "MISS"
     print(f"| Ray (peak - start) {a.big_rows:,} / {small_rows:,} | {ray_growth:.2f} | <= 1.3 {verdict} |")
     overhead = job["wall_seconds"] / job["compute_seconds"]

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import chisquare
 
 from driftline.core.errors import DataError
 from driftline.monitors.drift_config import LabelShiftConfig
@@ -106,6 +105,8 @@ def label_shift_section(
     if observed is not None and n_lab >= cfg.min_labelled:
         best, source = observed, "observed"
         if ref is not None and (ref > 0).all():
+            from scipy.stats import chisquare  # only when labels arrived: scipy.stats costs 0.7 s to import
+
             p_value = float(chisquare(window.label_counts, ref * n_lab).pvalue)
     elif est is not None:
         best, source = est.prior, "bbse"

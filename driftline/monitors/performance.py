@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from driftline.core.stats import wilson_interval
 from driftline.monitors.drift_config import PerformanceConfig
@@ -34,6 +33,8 @@ def performance_section(baseline: dict[str, float], joint: np.ndarray, cfg: Perf
     base = float(baseline["accuracy"])
     current = k / n
     low, high = wilson_interval(k, n, alpha=1.0 - cfg.confidence)
+    from scipy.stats import binomtest  # only when labels arrived: scipy.stats costs 0.7 s to import
+
     p = float(binomtest(k, n, base, alternative="less").pvalue) if 0 < base < 1 else 1.0
     enough = n >= cfg.min_labelled
     decayed = bool(enough and base - current >= cfg.min_drop and p < cfg.alpha)

@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from scipy.stats import false_discovery_control
 
 from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import FeatureKind, FeatureSpec
@@ -42,9 +41,17 @@ DISPLAY_CATEGORIES = 20
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """BH-adjusted p-values (scipy's ``false_discovery_control``; an empty input gives an empty output)."""
+    """BH-adjusted p-values, as scipy's ``false_discovery_control(p, method="bh")`` (an empty input gives an empty
+    output): the p-value of rank i times n / i, made monotone from the largest down, capped at 1."""
     p = np.asarray(p_values, dtype=np.float64)
-    return p if p.size == 0 else np.asarray(false_discovery_control(p, method="bh"))
+    if p.size == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * p.size / np.arange(1, p.size + 1)
+    adjusted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out
 
 
 def _iso(us: int | None) -> str | None:

