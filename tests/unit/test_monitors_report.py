@@ -198,3 +198,13 @@ def test_html_is_self_contained_and_shows_everything(profile) -> None:  # type: 
     for name in SCHEMA.feature_names:
         assert name in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_benjamini_hochberg_equals_scipy_on_random_p_values() -> None:
+    from scipy.stats import false_discovery_control
+
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 5, 40, 333):
+        p = np.concatenate([rng.uniform(size=size), rng.uniform(0, 1e-4, size=size // 3)])
+        p[: size // 4] = p[-1]  # ties
+        np.testing.assert_allclose(benjamini_hochberg(p), false_discovery_control(p, method="bh"), rtol=1e-12)
