@@ -237,24 +237,9 @@ def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url
 
 def _register_candidate(scfg: DriftlineConfig) -> str:
     """A new version on the server: the champion fine-tuned for an epoch on newer rows (real weights, real bytes)."""
-    from driftline.train_jobs.local_executor import fit_local
-    from driftline.train_jobs.loop import LoopConfig
+    from tests.integration.test_rollout_serving import _register
 
-    registry = ModelRegistry(scfg)
-    champion_uri = f"models:/{scfg.mlflow.model_name}@{CHAMPION}"
-    bundle, _ = registry.load_bundle(champion_uri)
-    stream, _ = load_stream(scfg.data)
-    newer = stream.iloc[2000:3000]
-    tuned = fit_local(bundle, newer, LoopConfig(bundle.to_bytes(), epochs=1, seed=3)).bundle
-    return registry.register(
-        tuned,
-        profile_json=registry.load_profile_json(champion_uri),
-        example=newer,
-        metrics={},
-        params={},
-        tags={"driftline.trigger": "test"},
-        run_name="outage-candidate",
-    ).version
+    return _register(scfg, None, {}, epochs=1)
 
 
 def _rollout(app_url: str) -> dict:
