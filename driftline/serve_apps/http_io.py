@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from driftline.serve_apps.payload import PayloadError
 
-__all__ = ["FEEDBACK_STATUS", "cause", "client_request_id", "error", "read_json"]
+__all__ = ["FEEDBACK_STATUS", "cause", "client_request_id", "error", "read_json", "validation_error"]
 
 
 def client_request_id(request: Request) -> str | None:
@@ -32,6 +33,14 @@ def cause(err: BaseException) -> BaseException:
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     """The API's one error body: ``{"error": {"code", "message", ...}}``."""
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def validation_error(code: str, errors: Sequence[Any]) -> JSONResponse:
+    """A 422 naming the first field pydantic (or FastAPI) refused, its message and the value it got."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first["loc"])
+    got = f" (got {first['input']!r})" if "input" in first else ""
+    return error(422, code, f"{field}: {first['msg']}{got}", field=field)
 
 
 _PARSE_INLINE_BYTES = 16 * 1024  # smaller bodies are parsed on the event loop (deep nesting fails fast either way)

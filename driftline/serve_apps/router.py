@@ -36,7 +36,14 @@ from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import assign_variant, shadow_selected
 from driftline.serve_apps.feedback import parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
-from driftline.serve_apps.http_io import FEEDBACK_STATUS, cause, client_request_id, error, read_json
+from driftline.serve_apps.http_io import (
+    FEEDBACK_STATUS,
+    cause,
+    client_request_id,
+    error,
+    read_json,
+    validation_error,
+)
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.openapi import serving_openapi
@@ -60,9 +67,7 @@ api = FastAPI(
 @api.exception_handler(RequestValidationError)
 async def _invalid_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's own checks (query parameters) answer in the API's one error shape."""
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    field = ".".join(str(p) for p in first["loc"])
-    return error(422, "invalid_parameter", f"{field}: {first['msg']}", field=field)
+    return validation_error("invalid_parameter", exc.errors())
 
 
 @serve.ingress(api)
@@ -367,9 +372,7 @@ class Router:
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
         except ValidationError as err:  # validated here: pydantic errors do not cross Ray workers intact
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            return error(422, "invalid_rollout", f"{field}: {first['msg']} (got {first.get('input')!r})", field=field)
+            return validation_error("invalid_rollout", err.errors())
         return await self._admin(request, "start", spec, force)
 
     @api.post("/rollout/promote", summary="Promote the candidate now (admin)")

@@ -32,7 +32,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def postgres():
-    pgserver = pytest.importorskip("pgserver", reason="pgserver is a dev extra: make install")
+    import pgserver  # a dev extra that `make test` installs: missing, this must fail, not skip
+
     folder = Path(tempfile.mkdtemp(prefix="dlpg-", dir="/tmp"))  # short: the Unix socket path has a 107-byte limit
     server = pgserver.get_server(folder, cleanup_mode="delete")
     server.psql("CREATE DATABASE driftline;")
