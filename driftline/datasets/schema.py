@@ -13,7 +13,37 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["DatasetSchema", "FeatureKind", "FeatureSpec"]
+__all__ = ["ClassValue", "DatasetSchema", "FeatureKind", "FeatureSpec", "as_scalar", "match_class"]
+
+# A class label as the user's table holds it: "yes"/"no", True/False, 0/1/2 (sorted, they fix the class order).
+ClassValue = str | int | float | bool
+
+
+def as_scalar(value: Any) -> Any:
+    """A plain Python value for a numpy scalar (what pandas and Arrow hand out), else ``value`` itself."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+
+def _kind_of(value: Any) -> str:
+    value = as_scalar(value)
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "str" if isinstance(value, str) else type(value).__name__
+
+
+def match_class(value: Any, classes: tuple[ClassValue, ...]) -> ClassValue | None:
+    """The class equal to ``value`` (same kind: ``True`` is not ``1``, ``1.0`` is ``1``), or None.
+
+    >>> match_class(1.0, (0, 1)), match_class(True, (0, 1)), match_class("yes", ("no", "yes"))
+    (1, None, 'yes')
+    """
+    kind = _kind_of(value)
+    for cls in classes:
+        if _kind_of(cls) == kind and cls == value:
+            return as_scalar(cls)  # type: ignore[no-any-return]
+    return None
 
 
 class FeatureKind(str, Enum):
@@ -39,11 +69,11 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class DatasetSchema:
-    """Features, label column and the label's classes (class index i is ``classes[i]``)."""
+    """Features, label column and the label's classes (class index i is ``classes[i]``, any :data:`ClassValue`)."""
 
     features: tuple[FeatureSpec, ...]
     label: str
-    classes: tuple[int, ...]
+    classes: tuple[ClassValue, ...]
     timestamp: str | None = "timestamp"
 
     @property
@@ -77,6 +107,6 @@ class DatasetSchema:
         return cls(
             features=tuple(FeatureSpec.from_dict(f) for f in data["features"]),
             label=data["label"],
-            classes=tuple(int(c) for c in data["classes"]),
+            classes=tuple(data["classes"]),
             timestamp=data.get("timestamp"),
         )

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from driftline.core.errors import DataError
+from driftline.datasets.schema import ClassValue
 from driftline.model.preprocess import TabularPreprocessor
 
 __all__ = ["ModelBundle", "TabularMLP"]
@@ -62,7 +63,7 @@ class ModelBundle:
         return cls(preprocessor, tuple(hidden_sizes), {k: v.detach().clone() for k, v in net.state_dict().items()})
 
     @property
-    def classes(self) -> tuple[int, ...]:
+    def classes(self) -> tuple[ClassValue, ...]:
         return self.preprocessor.schema.classes
 
     def build_network(self) -> TabularMLP:

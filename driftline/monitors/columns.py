@@ -87,30 +87,38 @@ def category_counts(column: ArrowColumn, name: str) -> CategoricalSummary:
     return CategoricalSummary({str(k): int(c) for k, c in zip(keys, counts, strict=True)}, n_missing)
 
 
-def class_index(column: ArrowColumn, classes: Sequence[int], name: str) -> np.ndarray:
-    """Index into ``classes`` for each value (-1 for null); a value outside ``classes`` is a DataError."""
+def class_index(column: ArrowColumn, classes: Sequence[Any], name: str) -> np.ndarray:
+    """Index into ``classes`` for each value (-1 for null); a value outside ``classes`` is a DataError.
+
+    Classes may be strings, booleans or numbers; the column must hold the same kind.
+
+    >>> class_index(pa.chunked_array([["no", None, "yes"]]), ("no", "yes"), "y").tolist()
+    [0, -1, 1]
+    """
     t = column.type
-    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
+    if pa.types.is_dictionary(t):
+        column, t = column.cast(t.value_type), t.value_type
+    if pa.types.is_null(t) or not len(classes):
+        return np.full(len(column), -1, dtype=np.int64)
+    try:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            value_set = pa.array([str(c) for c in classes], type=t)
+        else:
+            value_set = pa.array(list(classes)).cast(t)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         raise DataError(
-            f"Column '{name}' holds class labels and must be integer, but has type {t}.",
-            f"Store class indices {list(classes)} as int64.",
-        )
-    x = float_values(column, name)
-    out = np.full(x.shape, -1, dtype=np.int64)
-    known = ~np.isnan(x)
-    if not known.any():
-        return out
-    vals = x[known]
-    cls = np.asarray(sorted(classes), dtype=np.float64)
-    pos = np.searchsorted(cls, vals)
-    pos_clipped = np.minimum(pos, len(cls) - 1) if len(cls) else pos
-    ok = (pos < len(cls)) & (cls[pos_clipped] == vals) if len(cls) else np.zeros(vals.shape, bool)
-    if not ok.all():
-        bad = np.unique(vals[~ok])[:5].tolist()
+            f"Column '{name}' holds class labels but has type {t}, which cannot hold the classes {list(classes)}.",
+            "Check that the window and the reference come from the same task (same label column and values).",
+        ) from None
+    valid = pc.is_valid(column)
+    if pa.types.is_floating(t):
+        valid = pc.and_(valid, pc.invert(pc.is_nan(column)))
+    index = pc.index_in(column, value_set=value_set)
+    unknown = pc.and_(valid, pc.is_null(index))
+    if pc.any(unknown).as_py():
+        bad = pc.unique(pc.filter(column, unknown)).to_pylist()[:5]
         raise DataError(
             f"Column '{name}' has values {bad} that are not classes of the reference {list(classes)}.",
             "Check that the window and the reference come from the same task (same label encoding).",
         )
-    order = np.argsort(np.asarray(classes))  # sorted position -> index in ``classes``
-    out[known] = order[pos]
-    return out
+    return np.asarray(pc.fill_null(index, -1).to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -16,7 +16,7 @@ from enum import Enum
 from pydantic import Field, field_validator, model_validator
 
 from driftline.core.strict import StrictModel
-from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
+from driftline.datasets.schema import ClassValue, DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.stattests.registry import STAT_TESTS
 
 __all__ = [
@@ -85,9 +85,11 @@ class SchemaConfig(StrictModel):
     numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
     categorical: list[str] = Field(default_factory=list, description="Categorical feature columns.")
     label: str = Field(default="label", description="Label column of the reference.")
-    classes: list[int] = Field(default_factory=list, description="Class values; empty means from the reference.")
+    classes: list[str | int | float | bool] = Field(
+        default_factory=list, description="Class values; empty means from the reference."
+    )
 
-    def to_schema(self, classes: tuple[int, ...] = ()) -> DatasetSchema:
+    def to_schema(self, classes: tuple[ClassValue, ...] = ()) -> DatasetSchema:
         features = [FeatureSpec(n, FeatureKind.NUMERIC) for n in self.numeric]
         features += [FeatureSpec(n, FeatureKind.CATEGORICAL) for n in self.categorical]
         return DatasetSchema(tuple(features), self.label, tuple(self.classes) or classes, timestamp=None)

@@ -57,11 +57,11 @@ def _profile_from_parquet(path: str, drift_cfg: DriftConfig) -> ReferenceProfile
         if source is not None:
             values = pc.unique(pc.drop_null(table.column(source))).to_pylist()
             try:
-                classes = tuple(sorted(int(v) for v in values))
-            except (TypeError, ValueError):
+                classes = tuple(sorted(values))
+            except TypeError:
                 raise DataError(
-                    f"Label column '{source}' of {path} is not integer-valued (e.g. {values[:3]}).",
-                    "Encode classes as integers, or name the label in the drift config's schema.",
+                    f"Label column '{source}' of {path} mixes value types (e.g. {values[:3]}).",
+                    "Give the label one type (all strings or all numbers), or name the classes in the drift config.",
                 ) from None
     schema = replace(schema, classes=classes)
     cm, baseline = None, None

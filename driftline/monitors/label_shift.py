@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from driftline.core.errors import DataError
+from driftline.datasets.schema import ClassValue
 from driftline.monitors.drift_config import LabelShiftConfig
 from driftline.monitors.summaries import LabelSummary
 
@@ -75,12 +76,12 @@ def reweight_probabilities(proba: np.ndarray, weights: np.ndarray) -> np.ndarray
     return out
 
 
-def _as_dict(classes: tuple[int, ...], values: np.ndarray | None) -> dict[str, float] | None:
+def _as_dict(classes: tuple[ClassValue, ...], values: np.ndarray | None) -> dict[str, float] | None:
     return None if values is None else {str(c): float(v) for c, v in zip(classes, values, strict=True)}
 
 
 def label_shift_section(
-    classes: tuple[int, ...],
+    classes: tuple[ClassValue, ...],
     reference_counts: np.ndarray | None,
     confusion: np.ndarray | None,
     window: LabelSummary,

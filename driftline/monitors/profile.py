@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from driftline.core.errors import DataError
-from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
+from driftline.datasets.schema import ClassValue, DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.columns import category_counts, class_index, float_values, is_numeric_type
 from driftline.monitors.summaries import CategoricalSummary, NumericSummary
 
@@ -221,7 +221,9 @@ def build_reference_profile(
     )
 
 
-def infer_schema(arrow_schema: pa.Schema, *, label: str | None = None, classes: tuple[int, ...] = ()) -> DatasetSchema:
+def infer_schema(
+    arrow_schema: pa.Schema, *, label: str | None = None, classes: tuple[ClassValue, ...] = ()
+) -> DatasetSchema:
     """Guess features from column types: numeric (float/int) and categorical (string/dictionary/bool) columns.
 
     The label is ``label`` if given, else a column named ``label`` or ``y``; the prediction-log columns

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from driftline.core.errors import DataError
-from driftline.datasets.schema import FeatureKind
+from driftline.datasets.schema import ClassValue, FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
@@ -91,7 +91,7 @@ class SummaryPlan:
 
     numeric: dict[str, tuple[np.ndarray, float]]
     categorical: tuple[str, ...]
-    classes: tuple[int, ...]
+    classes: tuple[ClassValue, ...]
     label_column: str | None = None
     prediction_column: str | None = None
     timestamp_column: str | None = None

@@ -4,18 +4,23 @@
 
 >>> parse_feedback({"request_id": "r1", "label": 1, "token": "t"}, classes=(0, 1))
 ([{'request_id': 'r1', 'label': 1, 'row': 0, 'token': 't'}], True)
+>>> parse_feedback({"request_id": "r1", "label": "yes"}, classes=("no", "yes"))[0][0]["label"]
+'yes'
+
+A label must be one of the model's classes and of the same kind: ``true`` is not the class ``1``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from driftline.datasets.schema import ClassValue, match_class
 from driftline.serve_apps.payload import PayloadError
 
 __all__ = ["parse_feedback"]
 
 
-def _item(raw: Any, classes: tuple[int, ...], index: int | None) -> dict[str, Any]:
+def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None) -> dict[str, Any]:
     where = "" if index is None else f"Item {index}: "
     if not isinstance(raw, dict):
         raise PayloadError(422, "bad_item", f"{where}feedback must be an object {{request_id, label}}.", row=index)
@@ -24,12 +29,20 @@ def _item(raw: Any, classes: tuple[int, ...], index: int | None) -> dict[str, An
         raise PayloadError(
             422, "bad_request_id", f"{where}'request_id' must be a non-empty string.", "request_id", index
         )
-    if isinstance(label, bool) or not isinstance(label, int):
+    if not isinstance(label, (str, int, float, bool)):
         raise PayloadError(
-            422, "wrong_type", f"{where}'label' must be an integer class, got {label!r}.", "label", index
+            422,
+            "wrong_type",
+            f"{where}'label' must be one of the classes {list(classes)}, got {label!r}.",
+            "label",
+            index,
         )
-    if label not in classes:
-        raise PayloadError(422, "unknown_class", f"{where}label {label} is not one of {list(classes)}.", "label", index)
+    known = match_class(label, classes)
+    if known is None:
+        raise PayloadError(
+            422, "unknown_class", f"{where}label {label!r} is not one of {list(classes)}.", "label", index
+        )
+    label = known
     if isinstance(row, bool) or not isinstance(row, int) or row < 0:
         raise PayloadError(422, "wrong_type", f"{where}'row' must be an integer >= 0.", "row", index)
     token = raw.get("token")
@@ -38,7 +51,9 @@ def _item(raw: Any, classes: tuple[int, ...], index: int | None) -> dict[str, An
     return {"request_id": request_id, "label": label, "row": row, "token": token}
 
 
-def parse_feedback(body: Any, classes: tuple[int, ...], max_items: int = 10_000) -> tuple[list[dict[str, Any]], bool]:
+def parse_feedback(
+    body: Any, classes: tuple[ClassValue, ...], max_items: int = 10_000
+) -> tuple[list[dict[str, Any]], bool]:
     """The validated items and whether the body was the single-item form."""
     if not isinstance(body, dict):
         raise PayloadError(400, "bad_body", "The body must be a JSON object.")

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from driftline.datasets.schema import as_scalar
 from driftline.serve_apps.feedback_journal import FeedbackJournal
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 
@@ -68,9 +69,9 @@ class LogWriter:
         labels = self._sink.read(FEEDBACK, columns=["request_id", "row", "label"], since=since)
         for rec in frame.itertuples(index=False):
             entry = self._index.setdefault((rec.request_id, int(rec.row)), {})
-            entry[rec.role] = (rec.variant, str(rec.model_version), int(rec.prediction))
+            entry[rec.role] = (rec.variant, str(rec.model_version), as_scalar(rec.prediction))
         for rec in labels.itertuples(index=False):
-            self._labelled[(rec.request_id, int(rec.row))] = int(rec.label)
+            self._labelled[(rec.request_id, int(rec.row))] = as_scalar(rec.label)
 
     def _recover_journal(self) -> None:
         """Labels acknowledged before a crash but not yet in the Parquet log are written there now."""
@@ -78,7 +79,7 @@ class LogWriter:
         for record in records:
             key = (record["request_id"], int(record["row"]))
             if key not in self._labelled:
-                self._labelled[key] = int(record["label"])
+                self._labelled[key] = as_scalar(record["label"])
                 self._buffers[FEEDBACK].append(record)
         if self._buffers[FEEDBACK] or records:
             self._try_flush()
@@ -149,7 +150,7 @@ class LogWriter:
                 outcomes.append({"request_id": key[0], "row": key[1], "status": status})
                 continue
             self._labelled[key] = item["label"]
-            record = {"request_id": key[0], "row": key[1], "timestamp": now, "label": int(item["label"])}
+            record = {"request_id": key[0], "row": key[1], "timestamp": now, "label": item["label"]}
             self._buffers[FEEDBACK].append(record)
             accepted.append(record)
             scored = [

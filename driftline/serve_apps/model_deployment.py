@@ -42,7 +42,7 @@ class InjectedFault(ServingError):
 
 @dataclass(frozen=True)
 class Prediction:
-    predictions: list[int]
+    predictions: list[Any]
     probabilities: list[list[float]]
     model_version: str
 

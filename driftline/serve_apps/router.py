@@ -187,7 +187,7 @@ class Router:
                     "variant": variant,
                     "role": role,
                     **features,
-                    "prediction": int(pred),
+                    "prediction": pred,
                     "probabilities": proba,
                     "latency_ms": latency_s * 1000.0,
                 }

@@ -28,14 +28,15 @@ def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
     label = bundle.preprocessor.schema.label
     if label not in frame.columns:
         raise DataError(f"Label column {label!r} is missing.", "Provide labelled rows to train on.")
-    classes = np.asarray(bundle.classes)
-    values = frame[label].to_numpy()
-    index = np.searchsorted(classes, values)
-    unknown = (index >= len(classes)) | (classes[np.minimum(index, len(classes) - 1)] != values)
+    classes = list(bundle.classes)
+    values = frame[label]
+    index = pd.Index(classes).get_indexer(values.to_numpy())
+    unknown = index < 0
     if unknown.any():
-        bad = sorted(set(values[unknown].tolist()))[:5]
+        bad = sorted(set(values[unknown].head(1000).tolist()), key=str)[:5]
         raise DataError(
-            f"Label value(s) {bad} are not classes of the model {list(classes)}.", "Drop or fix those rows."
+            f"Label column {label!r} has value(s) {bad} that are not classes of the model {classes}.",
+            "Drop or fix those rows (a new class needs a new champion: `driftline train`).",
         )
     return index.astype(np.int64)
 

@@ -53,8 +53,10 @@ def test_bearer_check_is_strict() -> None:
     ("body", "code"),
     [
         ({"request_id": "", "label": 1}, "bad_request_id"),
-        ({"request_id": "r", "label": True}, "wrong_type"),
-        ({"request_id": "r", "label": 1.5}, "wrong_type"),
+        ({"request_id": "r", "label": True}, "unknown_class"),  # a boolean is not the class 1
+        ({"request_id": "r", "label": 1.5}, "unknown_class"),
+        ({"request_id": "r", "label": "1"}, "unknown_class"),
+        ({"request_id": "r", "label": [1]}, "wrong_type"),
         ({"request_id": "r", "label": 7}, "unknown_class"),
         ({"request_id": "r", "label": 1, "row": -1}, "wrong_type"),
         ({"items": []}, "empty_batch"),
@@ -65,6 +67,17 @@ def test_bad_feedback_is_rejected(body: object, code: str) -> None:
     with pytest.raises(PayloadError) as info:
         parse_feedback(body, (0, 1))
     assert info.value.code == code
+
+
+def test_feedback_takes_the_models_own_class_values() -> None:
+    items, _ = parse_feedback(
+        {"items": [{"request_id": "r", "label": "yes"}, {"request_id": "s", "label": "no"}]}, ("no", "yes")
+    )
+    assert [i["label"] for i in items] == ["yes", "no"]
+    assert parse_feedback({"request_id": "r", "label": 1.0}, (0, 1))[0][0]["label"] == 1  # the class, as an int
+    assert parse_feedback({"request_id": "r", "label": False}, (False, True))[0][0]["label"] is False
+    with pytest.raises(PayloadError, match="'maybe' is not one of"):
+        parse_feedback({"request_id": "r", "label": "maybe"}, ("no", "yes"))
 
 
 def test_window_drains_counters() -> None:
