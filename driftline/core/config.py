@@ -27,12 +27,17 @@ __all__ = [
     "WORKDIR_ENV",
     "DataConfig",
     "DataSource",
+    "DatasetConfig",
     "DeploymentResources",
     "DriftlineConfig",
+    "FeatureSelection",
     "MlflowConfig",
+    "ModelConfig",
+    "ModelFamily",
     "RayConfig",
     "ServeConfig",
     "StateConfig",
+    "Task",
     "TrainConfig",
 ]
 
@@ -94,6 +99,53 @@ class DataConfig(StrictModel):
             return Path(self.elec2_path).expanduser().resolve()
         env = os.environ.get(ELEC2_PATH_ENV)
         return Path(env).expanduser().resolve() if env else DEFAULT_ELEC2_PATH
+
+
+class Task(str, Enum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+
+class FeatureSelection(StrictModel):
+    """Which columns are features and of what kind; every column not named here is inferred from its type."""
+
+    exclude: list[str] = Field(default_factory=list, description="Columns that are never features (ids, leaks).")
+    categorical: list[str] = Field(default_factory=list, description="Columns forced categorical (e.g. zip codes).")
+    numeric: list[str] = Field(default_factory=list, description="Columns forced numeric.")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FeatureSelection:
+        for a, b in (("exclude", "categorical"), ("exclude", "numeric"), ("categorical", "numeric")):
+            both = sorted(set(getattr(self, a)) & set(getattr(self, b)))
+            if both:
+                raise ValueError(f"column(s) {both} are listed in both features.{a} and features.{b}; keep one")
+        return self
+
+
+class DatasetConfig(StrictModel):
+    """The user's own table (``driftline init`` writes this section)."""
+
+    path: str = Field(
+        min_length=1,
+        description="Parquet or CSV: a file, a folder or a glob, local or a pyarrow filesystem URI (s3://, gs://).",
+    )
+    label: str = Field(min_length=1, description="The target column.")
+    task: Task | None = Field(default=None, description="binary | multiclass | regression; null infers it.")
+    features: FeatureSelection = Field(default_factory=FeatureSelection)
+    timestamp: str | None = Field(default=None, description="Time-order column; null keeps the table's row order.")
+    id: str | None = Field(default=None, description="Row id column (never a feature).")
+    max_categories: int = Field(
+        default=50, ge=2, description="A string column with more distinct values is refused unless declared."
+    )
+
+
+class ModelFamily(str, Enum):
+    MLP = "mlp"
+
+
+class ModelConfig(StrictModel):
+    family: ModelFamily = Field(default=ModelFamily.MLP, description="Model family (mlp: driftline's torch MLP).")
 
 
 class TrainConfig(StrictModel):
@@ -217,6 +269,10 @@ class DriftlineConfig(StrictModel):
     ray: RayConfig = Field(default_factory=RayConfig)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    dataset: DatasetConfig | None = Field(
+        default=None, description="The user's own table; when set, it replaces data (the synthetic or Elec2 stream)."
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     state: StateConfig = Field(default_factory=StateConfig)

@@ -1,19 +1,20 @@
 """Tabular preprocessing saved with the model: standard scaling for numeric features, one-hot for categories.
 
-Unknown categories map to an all-zero block (the model sees "none of the known values"), never to an error, so a
-new category in production degrades gracefully and shows up in drift reports instead.
+Missing values: a numeric gap is filled with the training median, plus a 0/1 "was missing" input for every feature
+that had gaps in training. A missing or unseen category goes to one "other" input, never to an error, so a new
+category in production degrades gracefully and shows up in drift reports instead.
 
 >>> import pandas as pd
 >>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
 >>> frame, _ = generate_stream("stationary", 200, seed=0)
 >>> pre = TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA)
 >>> pre.transform(frame).shape
-(200, 8)
+(200, 9)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,39 +42,84 @@ class TabularPreprocessor:
     schema: DatasetSchema
     means: dict[str, float]
     stds: dict[str, float]
+    medians: dict[str, float] = field(default_factory=dict)
+    missing_indicators: tuple[str, ...] = ()  # numeric features that had gaps in training
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: DatasetSchema) -> TabularPreprocessor:
         check_columns(frame, schema)
-        means, stds = {}, {}
+        means, stds, medians, gaps = {}, {}, {}, []
         for spec in schema.numeric:
-            values = frame[spec.name].to_numpy(dtype=np.float64)
-            means[spec.name] = float(values.mean())
-            std = float(values.std())
+            values = _numbers(frame[spec.name], spec.name)
+            known = values[~np.isnan(values)]
+            if known.size == 0:
+                raise DataError(
+                    f"Feature '{spec.name}' has no values in the training rows.",
+                    f"Exclude it (dataset.features.exclude: [{spec.name}]) or train on rows where it is filled.",
+                )
+            if known.size < values.size:
+                gaps.append(spec.name)
+            medians[spec.name] = float(np.median(known))
+            means[spec.name] = float(known.mean())
+            std = float(known.std())
             stds[spec.name] = std if std > 1e-12 else 1.0  # a constant column must not divide by zero
-        return cls(schema=schema, means=means, stds=stds)
+        return cls(schema, means, stds, medians, tuple(gaps))
 
     @property
     def n_outputs(self) -> int:
-        return sum(1 if s.kind is FeatureKind.NUMERIC else len(s.categories) for s in self.schema.features)
+        """Inputs the network sees: 1 per numeric feature (+1 if it had gaps), categories + "other" per category."""
+        widths = (1 if s.kind is FeatureKind.NUMERIC else len(s.categories) + 1 for s in self.schema.features)
+        return sum(widths) + len(self.missing_indicators)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode ``frame`` into a float32 matrix in schema order."""
+        """Encode ``frame`` into a float32 matrix in schema order (missing indicators last)."""
         check_columns(frame, self.schema)
         blocks: list[np.ndarray] = []
+        gaps: dict[str, np.ndarray] = {}
         for spec in self.schema.features:
             column = frame[spec.name]
             if spec.kind is FeatureKind.NUMERIC:
-                values = column.to_numpy(dtype=np.float64)
+                values = _numbers(column, spec.name)
+                missing = np.isnan(values)
+                if missing.any():
+                    values = np.where(missing, self.medians.get(spec.name, self.means[spec.name]), values)
+                gaps[spec.name] = missing
                 blocks.append(((values - self.means[spec.name]) / self.stds[spec.name])[:, None])
             else:
                 codes = column.astype(str).to_numpy()
-                blocks.append(np.stack([codes == c for c in spec.categories], axis=1).astype(np.float64))
+                known = np.stack([codes == c for c in spec.categories], axis=1)
+                other = ~known.any(axis=1) if spec.categories else np.ones(len(codes), bool)
+                blocks.append(np.column_stack([known, other]).astype(np.float64))
+        blocks += [gaps[name][:, None].astype(np.float64) for name in self.missing_indicators]
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema.to_dict(), "means": self.means, "stds": self.stds}
+        return {
+            "schema": self.schema.to_dict(),
+            "means": self.means,
+            "stds": self.stds,
+            "medians": self.medians,
+            "missing_indicators": list(self.missing_indicators),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TabularPreprocessor:
-        return cls(DatasetSchema.from_dict(data["schema"]), dict(data["means"]), dict(data["stds"]))
+        return cls(
+            DatasetSchema.from_dict(data["schema"]),
+            dict(data["means"]),
+            dict(data["stds"]),
+            dict(data.get("medians", {})),
+            tuple(data.get("missing_indicators", ())),
+        )
+
+
+def _numbers(column: pd.Series, name: str) -> np.ndarray:
+    """The column as float64 with NaN for gaps; text in a numeric feature is a DataError naming it."""
+    try:
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        bad = next((v for v in column if isinstance(v, str)), None)
+        raise DataError(
+            f"Numeric feature '{name}' holds non-numbers (e.g. {bad!r}).",
+            "Send numbers for it, or declare it categorical (dataset.features.categorical).",
+        ) from None

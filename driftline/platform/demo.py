@@ -24,7 +24,7 @@ from rich.table import Table
 
 from driftline.core.config import REPO_ROOT, DataSource, DriftlineConfig
 from driftline.core.net import free_port
-from driftline.datasets import generate_stream, load_stream
+from driftline.datasets import generate_stream, load_training_data
 from driftline.platform.admin_client import AdminClient
 from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
 
@@ -139,7 +139,7 @@ def _view(traffic: _Traffic, status: dict[str, Any], loop_events: list[dict[str,
 def _fresh_regimes(cfg: DriftlineConfig) -> dict[str, pd.DataFrame]:
     """Fresh samples (another seed) of each regime of the scenario, to score models on data they never saw."""
     if cfg.data.source is DataSource.ELEC2:
-        stream, _ = load_stream(cfg.data)
+        stream, _ = load_training_data(cfg)
         tail = stream.iloc[-5000:]
         return {"last 5000 rows": tail}
     frame, truth = generate_stream(cfg.data.scenario, cfg.data.n_rows, seed=cfg.data.seed + 1000)
@@ -176,7 +176,7 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
         )
         rollouts = AdminClient(url, cfg.serve.admin_token)
         loop = ControlLoop(cfg, loop_cfg, rollouts)
-        stream, schema = load_stream(cfg.data)
+        stream, schema = load_training_data(cfg)
         replay = stream.iloc[cfg.train.train_rows :]
         traffic = _Traffic(url, list(schema.feature_names), schema.label)
         reports: list[dict[str, Any]] = []

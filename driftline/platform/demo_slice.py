@@ -8,7 +8,7 @@ from rich.table import Table
 
 from driftline.core.config import DriftlineConfig
 from driftline.core.net import free_port
-from driftline.datasets import load_stream
+from driftline.datasets import load_training_data
 
 __all__ = ["run_slice_demo"]
 
@@ -27,7 +27,7 @@ def run_slice_demo(cfg: DriftlineConfig, console: Console, n_requests: int = 8) 
         with console.status("deploying the Serve application"):
             url = deploy(cfg, port=free_port())
         console.print(f"[green]✓[/] serving at {url} (docs at {url}/docs)")
-        stream, schema = load_stream(cfg.data)
+        stream, schema = load_training_data(cfg)
         rows = stream.iloc[cfg.train.train_rows : cfg.train.train_rows + n_requests]
         body = {"instances": rows[list(schema.feature_names)].to_dict("records")}
         response = httpx.post(f"{url}/predict", json=body, timeout=30)

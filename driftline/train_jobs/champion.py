@@ -13,7 +13,7 @@ import pandas as pd
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import DataError
 from driftline.core.ray_runtime import ensure_ray
-from driftline.datasets import load_stream
+from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
 from driftline.model.registry import CHAMPION, ModelRegistry, RegisteredVersion
@@ -46,7 +46,17 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
     """Data -> Ray Train -> evaluation -> MLflow version -> alias ``champion``."""
     started = pd.Timestamp.now()
     progress("loading data")
-    stream, schema = load_stream(cfg.data)
+    stream, schema = load_training_data(cfg)
+    if not schema.classes:
+        raise DataError(
+            f"The label '{schema.label}' is a regression target; this driftline version trains classifiers only.",
+            "Pick a column of classes as dataset.label (regression is on the roadmap, see the README).",
+        )
+    if cfg.dataset is not None:
+        progress(
+            f"read {len(stream):,} rows of {cfg.dataset.path}: {len(schema.features)} features, "
+            f"classes {list(schema.classes)}"
+        )
     window = stream.iloc[: cfg.train.train_rows]
     train, val = split_time_ordered(window, cfg.train.validation_fraction)
     bundle = ModelBundle.create(TabularPreprocessor.fit(train, schema), cfg.train.hidden_sizes, cfg.train.seed)

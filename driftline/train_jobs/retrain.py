@@ -28,7 +28,7 @@ from driftline.core.config import DriftlineConfig
 from driftline.core.config_loader import load_config
 from driftline.core.errors import DataError, DriftlineError
 from driftline.core.timing import PhaseTimer
-from driftline.datasets import load_stream
+from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.candidate import register_candidate
@@ -290,11 +290,18 @@ def stream_slice(cfg: DriftlineConfig, spec: str) -> tuple[pd.DataFrame, pd.Data
         start, end = int(start_s), int(end_s)
     except ValueError:
         raise DataError(f"--window-rows {spec!r} is not START:END.", "Use e.g. --window-rows 6000:8000.") from None
-    stream, _ = load_stream(cfg.data)
+    stream, _ = load_training_data(cfg)
     if not 0 <= start < end <= len(stream):
         raise DataError(f"--window-rows {spec} is outside the stream's {len(stream)} rows.", "Pick rows inside it.")
+    return stream.iloc[start:end], stream.iloc[:start], f"{stream_name(cfg)} rows {start}:{end}"
+
+
+def stream_name(cfg: DriftlineConfig) -> str:
+    """``dataset:PATH``, ``synthetic:SCENARIO`` or ``elec2:elec2`` (lineage tags say which data a model saw)."""
+    if cfg.dataset is not None:
+        return f"dataset:{cfg.dataset.path}"
     name = cfg.data.scenario if cfg.data.source.value == "synthetic" else cfg.data.source.value
-    return stream.iloc[start:end], stream.iloc[:start], f"{cfg.data.source.value}:{name} rows {start}:{end}"
+    return f"{cfg.data.source.value}:{name}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema
+from driftline.datasets.table import read_table
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.local_executor import encode_labels
@@ -20,16 +21,10 @@ __all__ = ["baseline_before_shift", "describe_window", "labelled_rows", "load_wi
 
 
 def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """A DataFrame as-is, or a Parquet file/folder read into one (in file order)."""
+    """A DataFrame as-is, or a Parquet/CSV file, folder or glob read into one (in file order)."""
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"Window {path} does not exist.", "Pass a Parquet file or folder of labelled rows.")
-    try:
-        return pd.read_parquet(path).reset_index(drop=True)
-    except Exception as exc:
-        raise DataError(f"Window {path} is not readable Parquet: {exc}", "Pass a Parquet file or folder.") from exc
+    return read_table(str(source)).to_pandas()
 
 
 def describe_window(frame: pd.DataFrame, schema: DatasetSchema) -> str:

@@ -20,12 +20,28 @@ def frame():
 def test_preprocessor_scales_and_one_hot_encodes(frame) -> None:
     pre = TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA)
     encoded = pre.transform(frame)
-    assert encoded.shape == (3000, 8) and encoded.dtype == np.float32
+    assert encoded.shape == (3000, 9) and encoded.dtype == np.float32  # 5 numbers, 3 regions + "other"
     assert np.allclose(encoded[:, :5].mean(axis=0), 0, atol=1e-5)
-    assert np.allclose(encoded[:, 5:].sum(axis=1), 1.0)
+    assert np.allclose(encoded[:, 5:].sum(axis=1), 1.0) and encoded[:, 8].sum() == 0
     unseen = frame.head(3).assign(region="zzz")
-    assert np.allclose(pre.transform(unseen)[:, 5:], 0.0)  # unknown category: all-zero block, no error
+    assert np.allclose(pre.transform(unseen)[:, 5:], [0, 0, 0, 1])  # unknown category: the "other" input
     assert TabularPreprocessor.from_dict(pre.to_dict()) == pre
+
+
+def test_numeric_gaps_get_the_training_median_and_an_indicator(frame) -> None:
+    holes = frame.copy()
+    holes.loc[::10, "x0"] = np.nan
+    pre = TabularPreprocessor.fit(holes, SYNTHETIC_SCHEMA)
+    assert pre.missing_indicators == ("x0",) and pre.n_outputs == 10
+    encoded = pre.transform(holes)
+    assert encoded[::10, -1].all() and encoded[1::10, -1].sum() == 0  # the indicator is the last input
+    median = (pre.medians["x0"] - pre.means["x0"]) / pre.stds["x0"]
+    assert np.allclose(encoded[::10, 0], median)
+    assert not np.isnan(pre.transform(frame.head(5).assign(x1=np.nan))).any()  # a gap unseen in training: median
+    with pytest.raises(DataError, match="'x2' holds non-numbers"):
+        pre.transform(frame.head(2).assign(x2="abc"))
+    with pytest.raises(DataError, match="'x0' has no values"):
+        TabularPreprocessor.fit(frame.assign(x0=np.nan), SYNTHETIC_SCHEMA)
 
 
 def test_missing_column_is_a_data_error(frame) -> None:
