@@ -48,9 +48,11 @@ def _errors(**statuses: str) -> dict[str, Any]:
 
 
 def _feature(kind: FeatureKind, categories: tuple[str, ...]) -> dict[str, Any]:
+    """A feature's JSON schema; null is a missing value (imputed, or the "other" category)."""
     if kind is FeatureKind.NUMERIC:
-        return {"type": "number", "minimum": -MAX_NUMERIC, "maximum": MAX_NUMERIC}
-    return {"type": "string", "examples": list(categories[:5])} if categories else {"type": "string"}
+        return {"type": ["number", "null"], "minimum": -MAX_NUMERIC, "maximum": MAX_NUMERIC}
+    text: dict[str, Any] = {"type": ["string", "integer", "boolean", "null"]}
+    return {**text, "examples": list(categories[:5])} if categories else text
 
 
 def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -> dict[str, Any]:

@@ -72,6 +72,9 @@ MAX_NUMERIC = 3.0e38
 
 
 def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
+    """A number for a numeric feature; a string, integer or boolean for a categorical one; null for a gap."""
+    if value is None:
+        return
     if kind is FeatureKind.NUMERIC:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a number, got {value!r}.", name, row)
@@ -82,8 +85,10 @@ def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
             raise PayloadError(
                 422, "out_of_range", f"Feature '{name}' is {shown}; the limit is ±{MAX_NUMERIC:g}.", name, row
             )
-    elif not isinstance(value, str):
-        raise PayloadError(422, "wrong_type", f"Feature '{name}' must be a string, got {value!r}.", name, row)
+    elif not isinstance(value, (str, int)):  # bool is an int
+        raise PayloadError(
+            422, "wrong_type", f"Feature '{name}' is categorical: send a string (or integer), got {value!r}.", name, row
+        )
 
 
 def parse_payload(body: Any, schema: DatasetSchema, max_rows: int) -> pd.DataFrame:
@@ -110,7 +115,12 @@ def parse_records(body: Any, schema: DatasetSchema, max_rows: int) -> list[dict[
             if name not in row:
                 raise PayloadError(422, "missing_feature", f"Row {i} lacks feature '{name}'.", name, i)
             _check_value(kind, name, row[name], i)
-    # Numbers as float: the prediction log then gets one column type whether a client sent 1 or 1.0.
-    return [
-        {name: float(row[name]) if kind is FeatureKind.NUMERIC else row[name] for kind, name in specs} for row in rows
-    ]
+    # Numbers as float and categories as str: the prediction log then gets one column type per feature whatever
+    # the client sent (1 or 1.0; "7" or 7); a gap stays None.
+    return [{name: _normal(kind, row[name]) for kind, name in specs} for row in rows]
+
+
+def _normal(kind: FeatureKind, value: Any) -> Any:
+    if value is None:
+        return None
+    return float(value) if kind is FeatureKind.NUMERIC else str(value)

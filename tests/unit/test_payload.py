@@ -19,13 +19,20 @@ def test_three_body_shapes_give_the_same_frame() -> None:
     assert list(frames[0].columns) == list(SYNTHETIC_SCHEMA.feature_names)
 
 
+def test_null_is_a_gap_and_categories_arrive_as_text() -> None:
+    frame = _parse({"instances": [{**ROW, "x0": None, "region": None}, {**ROW, "region": 7}, {**ROW, "region": True}]})
+    assert frame["x0"].isna().tolist() == [True, False, False]
+    assert frame["region"].isna().tolist() == [True, False, False] and frame["region"].tolist()[1:] == ["7", "True"]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [
         ({"instances": [{k: v for k, v in ROW.items() if k != "x2"}]}, 422, "missing_feature", "x2"),
         ({"instances": [{**ROW, "x0": "high"}]}, 422, "wrong_type", "x0"),
         ({"instances": [{**ROW, "x0": True}]}, 422, "wrong_type", "x0"),
-        ({"instances": [{**ROW, "region": 3}]}, 422, "wrong_type", "region"),
+        ({"instances": [{**ROW, "region": 3.5}]}, 422, "wrong_type", "region"),
+        ({"instances": [{**ROW, "region": ["a"]}]}, 422, "wrong_type", "region"),
         ({"instances": [{**ROW, "x4": float("nan")}]}, 422, "not_finite", "x4"),
         ({"instances": [{**ROW, "x4": float("inf")}]}, 422, "not_finite", "x4"),
         ({"instances": []}, 422, "empty_batch", "instances"),
