@@ -17,9 +17,10 @@ from pydantic import BaseModel, ValidationError
 from driftline.core.config import WORKDIR_ENV, DriftlineConfig
 from driftline.core.errors import ConfigError
 
-__all__ = ["EMBEDDED_DEFAULTS", "load_config", "load_yaml_model"]
+__all__ = ["DEFAULT_CONFIG_FILE", "EMBEDDED_DEFAULTS", "load_config", "load_yaml_model"]
 
 EMBEDDED_DEFAULTS = "<embedded defaults>"
+DEFAULT_CONFIG_FILE = "driftline.yaml"  # in the working folder; what `driftline init` writes
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -79,7 +80,8 @@ def _apply(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def load_config(
     path: str | Path | None = None, *, workdir: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> DriftlineConfig:
-    """Load ``path`` (or the embedded defaults when None), then apply env and flag overrides.
+    """Load ``path`` (else ``./driftline.yaml`` when it exists, as ``driftline init`` writes it, else the embedded
+    defaults), then apply env and flag overrides.
 
     Precedence for the work folder: ``workdir`` argument (the ``--workdir`` flag) > ``$DRIFTLINE_WORKDIR`` > file.
     """
@@ -89,6 +91,8 @@ def load_config(
         merged["workdir"] = str(workdir)
     elif env_workdir:
         merged["workdir"] = env_workdir
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
     if path is None:
         try:
             return DriftlineConfig.model_validate(_apply({}, merged))

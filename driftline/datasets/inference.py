@@ -156,7 +156,8 @@ def _feature(table: pa.Table, name: str, cfg: DatasetConfig) -> tuple[FeatureSpe
             raise DataError(
                 f"Column '{name}' is a string with {n_values:,} distinct values in {len(column):,} rows: too many "
                 "for a category (an id or free text?).",
-                f"Exclude it (dataset.features.exclude: [{name}]) or declare it categorical "
+                f"Exclude it (`driftline init --exclude {name}`, or dataset.features.exclude: [{name}]) or declare it "
+                "categorical "
                 f"(dataset.features.categorical: [{name}]) to keep its {cfg.max_categories} most frequent values.",
             )
         ranked = sorted(

@@ -67,6 +67,13 @@ class DriftlinePyfunc(_PythonModel):  # type: ignore[misc]
         return out
 
 
+def _requirements() -> list[str]:
+    """What a fresh environment needs to load the model: this exact driftline (its bundle format) and torch."""
+    from importlib.metadata import version
+
+    return [f"driftline=={version('driftline')}", f"torch=={version('torch')}", "pandas", "numpy"]
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
     name: str
@@ -146,7 +153,7 @@ class ModelRegistry:
                 python_model=pyfunc,
                 artifacts={_BUNDLE: str(bundle_path), _PROFILE: str(profile_path)},
                 signature=signature,
-                pip_requirements=["torch", "pandas", "numpy", "driftline"],
+                pip_requirements=_requirements(),
             )
             # One registry call creates the version with all its tags (a tag per call cost ~35 ms each).
             registered = self._mlflow.register_model(info.model_uri, self.name, tags=tags)

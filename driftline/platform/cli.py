@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driftline.core.config import DriftlineConfig
@@ -43,6 +44,50 @@ WorkdirOpt = Annotated[
 
 def _config(config: Path | None, workdir: Path | None, **overrides: Any) -> DriftlineConfig:
     return load_config(config, workdir=workdir, overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+def _version(show: bool) -> None:
+    if show:
+        from driftline import __version__
+
+        print(f"driftline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Keep ML models healthy in production: drift monitoring, retraining and safe rollout on Ray."""
+
+
+@app.command()
+def init(
+    data: Annotated[str, typer.Option("--data", help="Your table: Parquet or CSV file, folder, glob or URI.")],
+    label: Annotated[str, typer.Option("--label", help="The column to predict.")],
+    task: Annotated[str | None, typer.Option(help="binary | multiclass | regression (default: inferred).")] = None,
+    family: Annotated[str, typer.Option(help="Model family: mlp.")] = "mlp",
+    timestamp: Annotated[str | None, typer.Option(help="Time-order column (default: row order).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="A column that is not a feature (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Config file to write.")] = Path("driftline.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out.")] = False,
+) -> None:
+    """Inspect your table, print each column's inferred kind and why, and write a config for it."""
+    from driftline.platform.init_command import check_family, config_text, inspect_table, write_config
+
+    check_family(family)
+    with console.status(f"reading {data}"):
+        dataset, inferred = inspect_table(data, label, task=task, timestamp=timestamp, exclude=exclude)
+    for note in inferred.notes:
+        console.print(f"  {escape(note)}")
+    text = config_text(dataset, family, len(inferred.frame))
+    write_config(out, text, force=force)
+    console.print(
+        f"[green]wrote[/] {out}: {inferred.task.value}, {len(inferred.schema.features)} features, "
+        f"{len(inferred.frame):,} rows. Next: driftline train{'' if out.name == 'driftline.yaml' else f' -c {out}'}"
+    )
 
 
 @app.command()
@@ -284,5 +329,5 @@ def main() -> None:
     try:
         app()
     except DriftlineError as err:
-        console.print(f"[red]error:[/] {err}")
+        console.print(f"[red]error:[/] {escape(str(err))}")
         raise SystemExit(2) from None
