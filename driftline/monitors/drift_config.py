@@ -101,6 +101,9 @@ class DriftConfig(StrictModel):
     n_bins: int = Field(default=1000, ge=10, description="Fine quantile bins when a profile is built on the fly.")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Per-test p-value level (per-test verdicts).")
     min_rows: int = Field(default=100, ge=2, description="Finite values a feature needs in both samples.")
+    missing_share_increase: float = Field(
+        default=0.05, gt=0, le=1, description="A feature's missing share rising by this much is a data-quality finding."
+    )
     tests: dict[FeatureKind, list[str]] = Field(
         default_factory=lambda: {
             FeatureKind.NUMERIC: ["ks", "wasserstein", "psi", "jensen_shannon"],

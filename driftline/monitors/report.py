@@ -104,6 +104,38 @@ def _untestable_reason(spec: FeatureSpec, ref: Any, cur: Any, min_rows: int) -> 
     return None
 
 
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _data_quality(name: str, ref: Any, cur: Any, cfg: DriftConfig) -> dict[str, Any]:
+    """Missing share in reference and window, and (categorical) values the reference never saw; ``findings`` says
+    what crossed a line: missing share up by ``cfg.missing_share_increase``, or any unseen category."""
+    if isinstance(ref, NumericSummary):
+        ref_missing = _share(ref.n_nan, ref.n + ref.n_nan + ref.n_inf)
+        cur_missing = _share(cur.n_nan, cur.n + cur.n_nan + cur.n_inf)
+    else:
+        ref_missing, cur_missing = (
+            _share(ref.n_missing, ref.n + ref.n_missing),
+            _share(cur.n_missing, cur.n + cur.n_missing),
+        )
+    findings = []
+    if cur_missing - ref_missing >= cfg.missing_share_increase:
+        findings.append(f"{name}: missing in {cur_missing:.0%} of the window's rows (reference {ref_missing:.0%})")
+    quality: dict[str, Any] = {"missing_share": {"reference": ref_missing, "current": cur_missing}}
+    if isinstance(cur, CategoricalSummary):
+        unseen = sorted(set(cur.counts) - set(ref.counts), key=lambda c: -cur.counts[c])
+        unseen_share = _share(sum(cur.counts[c] for c in unseen), cur.n)
+        quality["unseen_share"] = unseen_share
+        if unseen:
+            shown = ", ".join(unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+            findings.append(
+                f"{name}: {unseen_share:.0%} of the window's values are categories the reference never saw ({shown})"
+            )
+    quality["findings"] = findings
+    return quality
+
+
 def _feature(spec: FeatureSpec, profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any]:
     numeric = spec.kind is FeatureKind.NUMERIC
     ref = profile.numeric[spec.name] if numeric else profile.categorical[spec.name]
@@ -127,6 +159,7 @@ def _feature(spec: FeatureSpec, profile: ReferenceProfile, window: WindowSummary
         }
         hr, hc = _cat_histograms(ref, cur)
         note = f"{cur.n_missing} missing values in the window were ignored" if cur.n_missing else None
+    entry["data_quality"] = _data_quality(spec.name, ref, cur, cfg)
     reason = _untestable_reason(spec, ref, cur, cfg.min_rows)
     tests: dict[str, TestResult] = {}
     if reason is None:
@@ -232,6 +265,7 @@ def build_report(
             "method": method,
             "label_shift": labels["shift_detected"],
             "performance_decay": bool(perf and perf["decayed"]),
+            "data_quality": [finding for e in features.values() for finding in e["data_quality"]["findings"]],
         },
         "timings": dict(timings or {}),
     }

@@ -180,6 +180,13 @@ def _performance_panel(p: dict[str, Any] | None) -> str:
     )
 
 
+def _quality(findings: list[str]) -> str:
+    if not findings:
+        return ""
+    items = "".join(f"<li>{escape(f)}</li>" for f in findings)
+    return f"<p>Data quality:</p><ul>{items}</ul>"
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The whole page for ``report`` (a dict shaped as REPORT_SCHEMA.md)."""
     s, w, ref = report.get("summary", {}), report.get("window", {}), report.get("reference", {})
@@ -203,6 +210,7 @@ schema {_fmt(report.get("schema_version"))}</p>
 {_badge("performance decay", s.get("performance_decay"))}</p>
 <p>Drifted features: <b>{escape(", ".join(s.get("drifted_features", [])) or "none")}</b>
 (share {_fmt(s.get("share_drifted"))} of {_fmt(s.get("testable_features"))} testable).</p>
+{_quality(s.get("data_quality", []))}
 <p class="muted">Verdict rule: {escape(str(s.get("method", "")))}</p>
 <h2>Features</h2>
 <table><tr><th>feature</th><th>kind</th><th>primary test</th><th>statistic</th><th>adjusted p</th><th>drifted</th></tr>

@@ -147,6 +147,8 @@ def test_drift_job_and_warm_retrain_run_on_the_users_files(own, trained, tmp_pat
         f"models:/{cfg.mlflow.model_name}@{CHAMPION}", str(folder / "later.parquet"), tmp_path / "report", config=cfg
     )
     assert "usage" in report["summary"]["drifted_features"]
+    assert any(f.startswith("city: ") and "(paris)" in f for f in report["summary"]["data_quality"])
+    assert report["features"]["age"]["data_quality"]["missing_share"]["reference"] > 0.02
     assert (tmp_path / "report" / "report.html").is_file()
     rcfg = RetrainConfig.model_validate({"executor": "ray", "epochs": 3, "gates": {"margin": 0.05}})
     older = pd.read_csv(folder / "customers.csv")

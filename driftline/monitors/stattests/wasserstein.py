@@ -57,7 +57,8 @@ def wasserstein_from_bins(ref: NumericSummary, cur: NumericSummary) -> tuple[flo
     lo, hi = fa - g, f - ga
     crosses = (lo < 0) & (hi > 0)
     width = np.concatenate([[np.inf], np.diff(ref.edges), [np.inf]])
-    cap = width * np.maximum(np.abs(lo), np.abs(hi))
+    with np.errstate(invalid="ignore"):  # inf * 0 in the two open bins, overwritten just below
+        cap = width * np.maximum(np.abs(lo), np.abs(hi))
     cap[0] = fi[0] + gi[0]  # int |F - G| <= int F + int G on the open bins
     cap[-1] = fi[-1] + gi[-1]
     err = float(np.where(crosses, np.maximum(cap - np.abs(signed), 0.0), 0.0).sum())
