@@ -69,14 +69,26 @@ def _read_one(filesystem: Any, path: str) -> pa.Table:
         raise DataError(f"Could not read {path}: {exc}", "Check the file is valid Parquet or CSV.") from None
 
 
+def _plain(kind: pa.DataType) -> pa.DataType:
+    """The type a column is compared by: dictionary-encoded as its values, large strings as strings."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.string() if pa.types.is_large_string(kind) else kind
+
+
 def _column_type(name: str, found: list[tuple[str, pa.DataType]]) -> pa.DataType:
     """The one type of a column across files: all equal, or ints and floats (widened to float64)."""
     kinds = {t for _, t in found}
     if len(kinds) == 1:
         return found[0][1]
-    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in kinds):
+
+    def number(kind: pa.DataType) -> bool:
+        return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+    if all(number(t) for t in kinds):
         return pa.float64()
-    (first_path, first), (other_path, other) = found[0], next((p, t) for p, t in found if t != found[0][1])
+    first_path, first = found[0]
+    other_path, other = next((p, t) for p, t in found if t != first and not (number(t) and number(first)))
     raise DataError(
         f"Column '{name}' is {first} in {first_path} but {other} in {other_path}.",
         "Give the column one type in every file of the table, or exclude it (dataset.features.exclude).",
@@ -90,7 +102,7 @@ def _unify(tables: list[tuple[str, pa.Table]]) -> pa.Table:
         for field in table.schema:
             found = types.setdefault(field.name, [])
             if not pa.types.is_null(field.type):
-                found.append((path, field.type))
+                found.append((path, _plain(field.type)))
     unified = {name: _column_type(name, found) if found else pa.null() for name, found in types.items()}
     return pa.concat_tables(
         pa.table(
@@ -115,6 +127,6 @@ def read_table(path: str, *, sort_by: str | None = None) -> pa.Table:
                 f"Timestamp column '{sort_by}' is not in the table (columns: {table.column_names}).",
                 "Fix dataset.timestamp, or set it to null to keep row order.",
             )
-        order = pc.sort_indices(table, sort_keys=[(sort_by, "ascending")], null_placement="at_end")
+        order = pc.sort_indices(table, sort_keys=[(sort_by, "ascending")])  # nulls last
         table = table.take(order)
     return table

@@ -316,9 +316,11 @@ def rollout_abort(url: UrlOpt = "http://127.0.0.1:8000") -> None:
 
 
 def _register_part_commands() -> None:
+    from driftline.platform.dataset_commands import datasets_app
     from driftline.platform.train_commands import register
 
     register(app)
+    app.add_typer(datasets_app, name="datasets")
 
 
 _register_part_commands()

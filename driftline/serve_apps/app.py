@@ -29,6 +29,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
     from ray import serve
 
     config = cfg.model_dump(mode="json")
+    config["workdir"] = str(cfg.workdir_path)  # replicas run in other folders: a relative work folder would move
     model = cfg.serve.model
 
     def slot(name: str) -> Any:

@@ -232,11 +232,15 @@ class Router:
     @api.post("/predict", summary="Predict a batch: {instances}, {dataframe_records} or {dataframe_split}")
     async def predict(self, request: Request) -> JSONResponse:
         request_id, client_id = uuid.uuid4().hex, client_request_id(request)
+        state = await self._state()
         try:
-            state = await self._state()
-            rows = parse_records(
-                await read_json(request, self._max_body), await self._get_schema(state), self._max_rows
-            )
+            schema = await self._get_schema(state)
+        except Exception as exc:  # the first request after a start or a promotion can beat the model's load
+            response = error(503, "model_unavailable", f"The champion is not ready: {type(exc).__name__}; retry.")
+            response.headers["Retry-After"] = "1"
+            return response
+        try:
+            rows = parse_records(await read_json(request, self._max_body), schema, self._max_rows)
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         traffic = state.traffic

@@ -81,7 +81,7 @@ def trained(own):
 
 
 def test_init_explains_each_column_and_pins_the_schema(own) -> None:
-    cfg, folder, output = own
+    cfg, _, output = own
     assert "churned: string, 2 values -> label of a binary classifier (classes no, yes)" in output
     assert "city: string, 3 values -> categorical" in output and "vip: bool, 2 values -> categorical" in output
     assert "age: double, 5% missing -> numeric" in output or "age: double, 4% missing -> numeric" in output
