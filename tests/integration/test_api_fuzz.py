@@ -42,7 +42,8 @@ def test_the_live_openapi_document_is_strict(app_url) -> None:
     doc = httpx.get(f"{app_url}/openapi.json").json()
     row = doc["components"]["schemas"]["Row"]
     assert row["required"] == ["x0", "x1", "x2", "x3", "x4", "region"]  # the served model's features
-    assert row["properties"]["x0"]["type"] == "number" and row["properties"]["region"]["type"] == "string"
+    assert row["properties"]["x0"]["type"] == ["number", "null"]  # null: a missing value, imputed
+    assert row["properties"]["region"]["type"] == ["string", "integer", "boolean", "null"]
     assert doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PredictRequest"
     }
