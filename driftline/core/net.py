@@ -1,18 +1,31 @@
 """Small network helpers shared by the CLI, the demos and the tests.
 
->>> 0 < free_port() < 65536
+>>> 20_000 <= free_port() < 32_000
 True
 """
 
 from __future__ import annotations
 
+import random
 import socket
 
 __all__ = ["free_port"]
 
+# Below Linux's ephemeral range (32768-60999), where the OS hands out ports to the many connections and listeners a
+# Ray cluster opens (a port picked there was seen taken by one of them before Serve could bind it), and above Ray's
+# worker ports (10002-19999 by default).
+_LOW, _HIGH = 20_000, 32_000
+
 
 def free_port() -> int:
     """A TCP port on loopback that was free a moment ago (never a fixed 8000 in demos and tests)."""
-    with socket.socket() as sock:
+    for port in random.sample(range(_LOW, _HIGH), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded range: let the OS choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
