@@ -142,10 +142,32 @@ class DatasetConfig(StrictModel):
 
 class ModelFamily(str, Enum):
     MLP = "mlp"
+    TORCH = "torch"
+    XGBOOST = "xgboost"
 
 
 class ModelConfig(StrictModel):
-    family: ModelFamily = Field(default=ModelFamily.MLP, description="Model family (mlp: driftline's torch MLP).")
+    """Which model family driftline trains (see driftline/model/families)."""
+
+    family: ModelFamily = Field(
+        default=ModelFamily.MLP,
+        description="mlp (driftline's torch MLP, hidden sizes in train.hidden_sizes), torch (your nn.Module), xgboost.",
+    )
+    factory: str | None = Field(
+        default=None,
+        description="torch family: import path of your network factory, mypkg.nets:build(n_in, n_out, **params).",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="torch: the factory's keyword arguments; xgboost: booster params (max_depth, eta, ...) plus "
+        "num_boost_round (cold, default 100) and warm_rounds (continued boosting on retrain, default 30).",
+    )
+
+    @model_validator(mode="after")
+    def _factory_for_torch(self) -> ModelConfig:
+        if self.family is ModelFamily.TORCH and not self.factory:
+            raise ValueError("model.family torch needs model.factory, e.g. mypkg.nets:build")
+        return self
 
 
 class TrainConfig(StrictModel):

@@ -1,7 +1,8 @@
-"""The torch tabular classifier and the bundle that keeps it together with its preprocessing.
+"""The torch tabular classifier and the bundle that keeps any model family together with its preprocessing.
 
-A :class:`ModelBundle` is everything needed to predict: schema, fitted preprocessor, network shape and weights,
-and optional per-class output weights (the cheap label-shift fix re-weights outputs without retraining).
+A :class:`ModelBundle` is everything needed to predict: schema, fitted preprocessor, the family's model (the MLP's or
+the user's torch module's weights, or an XGBoost booster), and optional per-class output weights (the cheap
+label-shift fix re-weights outputs without retraining). See ``model/families`` for what each family adds.
 
 >>> from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
 >>> from driftline.model.preprocess import TabularPreprocessor
@@ -55,6 +56,10 @@ class ModelBundle:
     state_dict: dict[str, torch.Tensor]
     class_weights: tuple[float, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    family: str = "mlp"
+    factory: str | None = None  # torch family: the user's network factory, ``module:function``
+    params: dict[str, Any] = field(default_factory=dict)  # the factory's keyword arguments, or the booster's params
+    booster: bytes = b""  # xgboost family: the raw booster (empty before the first training)
 
     @classmethod
     def create(cls, preprocessor: TabularPreprocessor, hidden_sizes: tuple[int, ...], seed: int = 0) -> ModelBundle:
@@ -62,15 +67,70 @@ class ModelBundle:
         net = TabularMLP(preprocessor.n_outputs, hidden_sizes, len(preprocessor.schema.classes))
         return cls(preprocessor, tuple(hidden_sizes), {k: v.detach().clone() for k, v in net.state_dict().items()})
 
+    @classmethod
+    def create_family(
+        cls,
+        family: str,
+        preprocessor: TabularPreprocessor,
+        *,
+        hidden_sizes: tuple[int, ...] = (32, 16),
+        factory: str | None = None,
+        params: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> ModelBundle:
+        """An untrained model of ``family`` (mlp, torch or xgboost) over ``preprocessor``."""
+        params = dict(params or {})
+        if family == "mlp":
+            return cls.create(preprocessor, hidden_sizes, seed)
+        if family == "xgboost":
+            return cls(preprocessor, (), {}, family="xgboost", params=params)
+        if family == "torch":
+            if not factory:
+                raise DataError("model.family is torch but model.factory is not set.", "Set model.factory: pkg.mod:fn.")
+            from driftline.model.families.torch_factory import build_user_network
+
+            torch.manual_seed(seed)
+            net = build_user_network(factory, preprocessor.n_outputs, len(preprocessor.schema.classes), params)
+            weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            return cls(preprocessor, (), weights, family="torch", factory=factory, params=params)
+        raise DataError(f"Unknown model family {family!r}.", "Use mlp, torch or xgboost.")
+
+    def fresh(self, preprocessor: TabularPreprocessor, seed: int = 0) -> ModelBundle:
+        """An untrained model of this bundle's family and settings (a cold start)."""
+        return ModelBundle.create_family(
+            self.family,
+            preprocessor,
+            hidden_sizes=self.hidden_sizes,
+            factory=self.factory,
+            params=self.params,
+            seed=seed,
+        )
+
     @property
     def classes(self) -> tuple[ClassValue, ...]:
         return self.preprocessor.schema.classes
 
-    def build_network(self) -> TabularMLP:
-        """A fresh network with this bundle's weights loaded (the warm start is exactly this)."""
-        net = TabularMLP(self.preprocessor.n_outputs, self.hidden_sizes, len(self.classes))
+    def build_network(self) -> Any:
+        """What predicts: a torch module with this bundle's weights loaded (the warm start is exactly this), or the
+        xgboost booster."""
+        if self.family == "xgboost":
+            from driftline.model.families.xgboost_booster import load_booster
+
+            if not self.booster:
+                raise DataError("This xgboost model has not been trained yet.", "Train it before predicting.")
+            return load_booster(self.booster)
+        if self.family == "torch":
+            from driftline.model.families.torch_factory import build_user_network
+
+            assert self.factory is not None
+            net = build_user_network(self.factory, self.preprocessor.n_outputs, len(self.classes), self.params)
+        else:
+            net = TabularMLP(self.preprocessor.n_outputs, self.hidden_sizes, len(self.classes))
         net.load_state_dict(self.state_dict)
         return net
+
+    def with_booster(self, raw: bytes, **metadata: Any) -> ModelBundle:
+        return replace(self, booster=bytes(raw), metadata={**self.metadata, **metadata})
 
     def with_weights(self, state_dict: dict[str, torch.Tensor], **metadata: Any) -> ModelBundle:
         weights = {k: v.detach().cpu().clone() for k, v in state_dict.items()}
@@ -83,19 +143,25 @@ class ModelBundle:
             )
         return replace(self, class_weights=None if weights is None else tuple(float(w) for w in weights))
 
-    def predict_proba(self, frame: pd.DataFrame, network: TabularMLP | None = None) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
         """Class probabilities, re-weighted by ``class_weights`` when set (Saerens et al. 2002 prior correction)."""
-        net = network or self.build_network()
-        net.eval()
-        with torch.no_grad():
-            logits = net(torch.from_numpy(self.preprocessor.transform(frame)))
-            proba = torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        net = network if network is not None else self.build_network()
+        features = self.preprocessor.transform(frame)
+        if self.family == "xgboost":
+            from driftline.model.families.xgboost_booster import booster_proba
+
+            proba = booster_proba(net, features, len(self.classes))
+        else:
+            net.eval()
+            with torch.no_grad():
+                logits = net(torch.from_numpy(features))
+                proba = torch.softmax(logits, dim=1).numpy().astype(np.float64)
         if self.class_weights is not None:
             proba = proba * np.asarray(self.class_weights)
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
-    def predict(self, frame: pd.DataFrame, network: TabularMLP | None = None) -> np.ndarray:
+    def predict(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
         return np.asarray(self.classes)[self.predict_proba(frame, network).argmax(axis=1)]
 
     def to_bytes(self) -> bytes:
@@ -107,6 +173,10 @@ class ModelBundle:
                 "state_dict": self.state_dict,
                 "class_weights": None if self.class_weights is None else list(self.class_weights),
                 "metadata": self.metadata,
+                "family": self.family,
+                "factory": self.factory,
+                "params": self.params,
+                "booster": torch.frombuffer(bytearray(self.booster), dtype=torch.uint8) if self.booster else None,
             },
             buffer,
         )
@@ -122,4 +192,8 @@ class ModelBundle:
             state_dict=data["state_dict"],
             class_weights=None if weights is None else tuple(weights),
             metadata=dict(data.get("metadata", {})),
+            family=str(data.get("family", "mlp")),
+            factory=data.get("factory"),
+            params=dict(data.get("params") or {}),
+            booster=b"" if data.get("booster") is None else data["booster"].numpy().tobytes(),
         )

@@ -17,10 +17,11 @@ from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
 from driftline.model.registry import CHAMPION, ModelRegistry, RegisteredVersion
+from driftline.train_jobs.boosting import BoostResult, fit_booster_on_ray
 from driftline.train_jobs.candidate import profile_json
 from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.loop import LoopConfig
-from driftline.train_jobs.ray_executor import fit_on_ray
+from driftline.train_jobs.ray_executor import RayTrainResult, fit_on_ray
 
 __all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
 
@@ -59,7 +60,14 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         )
     window = stream.iloc[: cfg.train.train_rows]
     train, val = split_time_ordered(window, cfg.train.validation_fraction)
-    bundle = ModelBundle.create(TabularPreprocessor.fit(train, schema), cfg.train.hidden_sizes, cfg.train.seed)
+    bundle = ModelBundle.create_family(
+        cfg.model.family.value,
+        TabularPreprocessor.fit(train, schema),
+        hidden_sizes=cfg.train.hidden_sizes,
+        factory=cfg.model.factory,
+        params=cfg.model.params,
+        seed=cfg.train.seed,
+    )
     loop = LoopConfig(
         initial_bundle=bundle.to_bytes(),
         epochs=cfg.train.epochs,
@@ -68,16 +76,29 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         seed=cfg.train.seed,
     )
     ensure_ray(cfg)
-    progress(f"training on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
-    result = fit_on_ray(
-        bundle,
-        train,
-        loop,
-        num_workers=cfg.train.num_workers,
-        cpus_per_worker=cfg.train.cpus_per_worker,
-        storage_path=cfg.workdir_path / "ray_results",
-        run_prefix="champion",
-    )
+    progress(f"training {bundle.family} on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
+    storage = cfg.workdir_path / "ray_results"
+    result: RayTrainResult | BoostResult
+    if bundle.family == "xgboost":
+        result = fit_booster_on_ray(
+            bundle,
+            train,
+            num_workers=cfg.train.num_workers,
+            cpus_per_worker=cfg.train.cpus_per_worker,
+            storage_path=storage,
+            run_prefix="champion",
+            seed=cfg.train.seed,
+        )
+    else:
+        result = fit_on_ray(
+            bundle,
+            train,
+            loop,
+            num_workers=cfg.train.num_workers,
+            cpus_per_worker=cfg.train.cpus_per_worker,
+            storage_path=storage,
+            run_prefix="champion",
+        )
     progress("evaluating and registering in MLflow")
     evaluation = evaluate(result.bundle, val)
     registry = ModelRegistry(cfg)
@@ -86,10 +107,16 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         profile_json=profile_json(train, schema, evaluation),
         example=val,
         metrics={**evaluation.metrics(), "final_train_loss": float(result.history[-1].get("train_loss", 0.0))},
-        params={"epochs": cfg.train.epochs, "hidden_sizes": list(cfg.train.hidden_sizes), "rows": len(train)},
+        params={"family": bundle.family, "epochs": cfg.train.epochs, "rows": len(train), **_family_params(cfg)},
         tags={"driftline.role": "champion", "driftline.trigger": "initial", "driftline.ray_run": result.run_name},
         run_name=result.run_name,
     )
     registry.set_alias(CHAMPION, version.version)
     seconds = (pd.Timestamp.now() - started).total_seconds()
     return ChampionResult(version, evaluation.accuracy, len(train), len(val), seconds)
+
+
+def _family_params(cfg: DriftlineConfig) -> dict[str, object]:
+    if cfg.model.family.value == "mlp":
+        return {"hidden_sizes": list(cfg.train.hidden_sizes)}
+    return {"factory": cfg.model.factory or "", **{f"model.{k}": v for k, v in cfg.model.params.items()}}

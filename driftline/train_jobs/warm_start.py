@@ -71,4 +71,6 @@ def start_bundle(
     if warm:
         return champion
     pre = TabularPreprocessor.fit(train, champion.preprocessor.schema)
-    return ModelBundle.create(pre, hidden_sizes or champion.hidden_sizes, seed)
+    if hidden_sizes is not None and champion.family == "mlp":
+        return ModelBundle.create(pre, hidden_sizes, seed)
+    return champion.fresh(pre, seed)
