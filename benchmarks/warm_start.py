@@ -1,7 +1,11 @@
 """Warm start vs cold start on a drifted window: epochs and training time to the accuracy cold start converges to.
 
     .venv/bin/python benchmarks/warm_start.py [--stream elec2|concept_drift|covariate_shift|...] [--max-epochs 30]
-        [--seeds 5]
+        [--seeds 5] [--family mlp|xgboost|all]
+
+``--family xgboost``: the same question for boosting. Cold boosts a fresh booster round by round on the drifted
+window (preprocessor refitted); warm continues the champion's booster (continued boosting, driftline's xgboost warm
+start). Rounds play the part of epochs; the holdout is scored after every round outside the timed part.
 
 Setup: a champion is trained (to convergence) on the old data; the drifted window comes later in the stream and
 its newest quarter is the holdout. Cold start (fresh network, preprocessor refitted) trains ``--max-epochs``; its
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from xgboost.callback import TrainingCallback
 
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
@@ -177,18 +182,145 @@ def _num(value: float | None, fmt: str = ".2f") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
+class _RoundTimer(TrainingCallback):  # type: ignore[misc]
+    """xgboost callback: (round, cumulative boosting seconds, holdout accuracy) after every round."""
+
+    def __init__(self, holdout_x: np.ndarray, holdout_y: np.ndarray, n_classes: int, start_acc: float) -> None:
+        super().__init__()
+        self.x, self.y, self.k = holdout_x, holdout_y, n_classes
+        self.curve: list[tuple[int, float, float]] = [(0, 0.0, start_acc)]
+        self._train_s, self._since = 0.0, time.perf_counter()
+
+    def before_training(self, model: Any) -> Any:
+        self._since = time.perf_counter()
+        return model
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        from driftline.model.families.xgboost_booster import booster_proba
+
+        self._train_s += time.perf_counter() - self._since
+        acc = float((booster_proba(model, self.x, self.k).argmax(axis=1) == self.y).mean())
+        self.curve.append((len(self.curve), self._train_s, acc))
+        self._since = time.perf_counter()
+        return False
+
+
+def _boost_curve(start: ModelBundle, train: pd.DataFrame, holdout: pd.DataFrame, rounds: int, seed: int) -> Any:
+    from driftline.model.families.xgboost_booster import boost
+    from driftline.train_jobs.batches import EncodedWindow
+
+    window = EncodedWindow.encode(start, train)
+    start_acc = evaluate(start, holdout).accuracy if start.booster else 0.0
+    timer = _RoundTimer(
+        start.preprocessor.transform(holdout), encode_labels(holdout, start), len(start.classes), start_acc
+    )
+    params = {k: v for k, v in start.params.items() if k not in ("num_boost_round", "warm_rounds")}
+    boost(
+        window.features,
+        window.labels,
+        n_classes=len(start.classes),
+        params=params,
+        rounds=rounds,
+        seed=seed,
+        init=start.booster,
+        callbacks=[timer],
+    )
+    return timer.curve
+
+
+def run_seed_xgboost(stream_name: str, seed: int, max_rounds: int, tolerance: float) -> dict[str, Any]:
+    """One seed of the xgboost question: champion boosted on old data; cold vs continued boosting on the window."""
+    from driftline.train_jobs.boosting import fit_booster_local
+
+    old, new_train, new_hold, schema = _windows(stream_name)
+    params = {"num_boost_round": 100, "max_depth": 4, "eta": 0.1, "subsample": 0.8}
+    champ0 = ModelBundle.create_family("xgboost", TabularPreprocessor.fit(old, schema), params=params)
+    champion = fit_booster_local(champ0, old, seed=seed).bundle
+    cold_start = ModelBundle.create_family("xgboost", TabularPreprocessor.fit(new_train, schema), params=params)
+    cold = _boost_curve(cold_start, new_train, new_hold, max_rounds, seed)
+    warm = _boost_curve(champion, new_train, new_hold, max_rounds, seed)
+    target = float(np.mean([a for _, _, a in cold[-5:]])) - tolerance
+    return {"seed": seed, "target": target, "cold": _reach(cold, target), "warm": _reach(warm, target)}
+
+
+def summarize_xgboost(stream_name: str, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+    at_zero = [r for r in seeds if r["warm"] is not None and r["warm"][0] == 0]
+    missed = [r for r in seeds if r["cold"] is None or r["warm"] is None]
+    trained = [r for r in seeds if r not in at_zero and r not in missed and r["cold"][0] > 0]
+    return {
+        "stream": stream_name,
+        "seeds": len(seeds),
+        "target": float(np.mean([r["target"] for r in seeds])),
+        "at_target_epoch0": len(at_zero),
+        "not_reached": len(missed),
+        "compared": len(trained),
+        "cold_rounds": _median([r["cold"][0] for r in seeds if r["cold"]]),
+        "cold_seconds": _median([r["cold"][1] for r in seeds if r["cold"]]),
+        "warm_rounds": _median([r["warm"][0] for r in trained]),
+        "warm_seconds": _median([r["warm"][1] for r in trained]),
+        "round_ratio": _median([r["warm"][0] / r["cold"][0] for r in trained]),
+        "time_ratio": _median([r["warm"][1] / r["cold"][1] for r in trained if r["cold"][1] > 0]),
+    }
+
+
+def print_xgboost(results: list[dict[str, Any]]) -> None:
+    print(
+        "| stream (xgboost) | seeds | target acc (mean) | cold to target (median) | warm at target at round 0 "
+        "| continued boosting to target (median) | not reached | round ratio | time ratio warm/cold |"
+    )
+    print("|---|---:|---:|---|---:|---|---:|---:|---:|")
+    for r in results:
+        cold = f"{_num(r['cold_rounds'], '.0f')} rounds / {_num(r['cold_seconds'], '.3f')} s"
+        warm = f"{_num(r['warm_rounds'], '.0f')} rounds / {_num(r['warm_seconds'], '.3f')} s ({r['compared']} seeds)"
+        print(
+            f"| {r['stream']} | {r['seeds']} | {r['target']:.4f} | {cold} | {r['at_target_epoch0']} | {warm} "
+            f"| {r['not_reached']} | {_num(r['round_ratio'])} | {_num(r['time_ratio'])} |"
+        )
+    for r in results:
+        ratio = r["time_ratio"]
+        if ratio is None:
+            print(
+                f"xgboost {r['stream']}: continued boosting at target before any round on "
+                f"{r['at_target_epoch0']}/{r['seeds']} seeds"
+            )
+            continue
+        verdict = "meets" if ratio <= 1 / 3 else "misses"
+        print(
+            f"xgboost {r['stream']}: at target before any round on {r['at_target_epoch0']}/{r['seeds']} seeds; on "
+            f"the {r['compared']} others continued boosting needs {_num(ratio)}x cold's time ({verdict} <= 1/3)"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stream", action="append", help="elec2 or a synthetic scenario (repeatable)")
     p.add_argument("--max-epochs", type=int, default=30)
     p.add_argument("--seeds", type=int, default=5, help="seeds per stream (champion, init and shuffling)")
     p.add_argument("--tolerance", type=float, default=0.005, help="target = cold converged accuracy - this")
+    p.add_argument("--family", choices=("mlp", "xgboost", "all"), default="all")
+    p.add_argument("--max-rounds", type=int, default=200, help="xgboost: boosting rounds of each curve")
     args = p.parse_args()
     if args.seeds < 5:
         p.error("--seeds must be at least 5: one seed's epoch count is mostly noise")
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    streams = args.stream or ["elec2", "concept_drift"]
+    if args.family in ("xgboost", "all"):
+        print_xgboost(
+            [
+                summarize_xgboost(
+                    s, [run_seed_xgboost(s, seed, args.max_rounds, args.tolerance) for seed in range(args.seeds)]
+                )
+                for s in streams
+            ]
+        )
+        print()
+    if args.family == "xgboost":
+        return
     results = [
         summarize(s, [run_seed(s, seed, args.max_epochs, args.tolerance) for seed in range(args.seeds)])
-        for s in (args.stream or ["elec2", "concept_drift"])
+        for s in streams
     ]
     print(
         "| stream | seeds | target acc (mean) | cold to target (median) | warm already at target at epoch 0 "
