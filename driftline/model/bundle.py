@@ -129,6 +129,11 @@ class ModelBundle:
         net.load_state_dict(self.state_dict)
         return net
 
+    def predictor(self) -> Any:
+        """What serving holds once per loaded version: the network in eval mode, or the booster."""
+        net = self.build_network()
+        return net if self.family == "xgboost" else net.eval()
+
     def with_booster(self, raw: bytes, **metadata: Any) -> ModelBundle:
         return replace(self, booster=bytes(raw), metadata={**self.metadata, **metadata})
 

@@ -65,12 +65,17 @@ def check_family(family: str) -> str:
         raise ConfigError("--family", "model.family", family, " | ".join(f.value for f in ModelFamily)) from None
 
 
-def config_text(dataset: DatasetConfig, family: str, rows: int) -> str:
+def config_text(dataset: DatasetConfig, family: str, rows: int, factory: str | None = None) -> str:
     """The YAML ``driftline init`` writes: the dataset section, the model family and the training rows."""
     family = check_family(family)
+    model: dict[str, Any] = {"family": family}
+    if family == "torch":
+        if not factory:
+            raise ConfigError("--factory", "model.factory", None, "your network factory, e.g. mypkg.nets:build")
+        model["factory"] = factory
     body: dict[str, Any] = {
         "dataset": dataset.model_dump(mode="json", exclude_defaults=False),
-        "model": {"family": family},
+        "model": model,
         "train": {"train_rows": rows},
     }
     header = (

@@ -24,7 +24,7 @@ from ray import serve
 
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import ServingError
-from driftline.model.bundle import ModelBundle, TabularMLP
+from driftline.model.bundle import ModelBundle
 
 __all__ = ["FAULT_DELAY_TAG", "FAULT_RATE_TAG", "LoadedModel", "ModelNotReady", "ModelReplica", "Prediction"]
 
@@ -54,7 +54,7 @@ _Call = tuple[pd.DataFrame | list[dict[str, Any]], str | None]  # (rows, the ver
 class LoadedModel:
     version: str
     bundle: ModelBundle
-    network: TabularMLP
+    network: Any  # the torch module in eval mode, or the xgboost booster (ModelBundle.predictor)
     fault_rate: float = 0.0
     fault_delay: float = 0.0
 
@@ -78,8 +78,8 @@ class ModelReplica:
         batching = self._cfg.serve.batching
         self._predict_batch.set_max_batch_size(batching.max_batch_size)  # type: ignore[attr-defined]
         self._predict_batch.set_batch_wait_timeout_s(batching.wait_seconds)  # type: ignore[attr-defined]
-        self._sync()  # first load in the constructor: the replica is healthy only once it can answer
         self._stop = threading.Event()
+        self._sync()  # first load in the constructor: the replica is healthy only once it can answer
         threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True).start()
 
     def _wanted_version(self) -> str | None:
@@ -103,7 +103,7 @@ class ModelReplica:
         bundle, version = registry.load_bundle(wanted)
         tags = registry.version_tags(version)
         fault_rate, fault_delay = float(tags.get(FAULT_RATE_TAG, 0.0)), float(tags.get(FAULT_DELAY_TAG, 0.0))
-        self._model = LoadedModel(version, bundle, bundle.build_network().eval(), fault_rate, fault_delay)
+        self._model = LoadedModel(version, bundle, bundle.predictor(), fault_rate, fault_delay)
         self._load_error = None
 
     def _poll(self, seconds: float) -> None:
