@@ -17,11 +17,10 @@ from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
 from driftline.model.registry import CHAMPION, ModelRegistry, RegisteredVersion
-from driftline.train_jobs.boosting import BoostResult, fit_booster_on_ray
 from driftline.train_jobs.candidate import profile_json
 from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.family_fit import fit_family_on_ray
 from driftline.train_jobs.loop import LoopConfig
-from driftline.train_jobs.ray_executor import RayTrainResult, fit_on_ray
 
 __all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
 
@@ -77,28 +76,15 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
     )
     ensure_ray(cfg)
     progress(f"training {bundle.family} on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
-    storage = cfg.workdir_path / "ray_results"
-    result: RayTrainResult | BoostResult
-    if bundle.family == "xgboost":
-        result = fit_booster_on_ray(
-            bundle,
-            train,
-            num_workers=cfg.train.num_workers,
-            cpus_per_worker=cfg.train.cpus_per_worker,
-            storage_path=storage,
-            run_prefix="champion",
-            seed=cfg.train.seed,
-        )
-    else:
-        result = fit_on_ray(
-            bundle,
-            train,
-            loop,
-            num_workers=cfg.train.num_workers,
-            cpus_per_worker=cfg.train.cpus_per_worker,
-            storage_path=storage,
-            run_prefix="champion",
-        )
+    result = fit_family_on_ray(
+        bundle,
+        train,
+        loop,
+        num_workers=cfg.train.num_workers,
+        cpus_per_worker=cfg.train.cpus_per_worker,
+        storage_path=cfg.workdir_path / "ray_results",
+        run_prefix="champion",
+    )
     progress("evaluating and registering in MLflow")
     evaluation = evaluate(result.bundle, val)
     registry = ModelRegistry(cfg)

@@ -33,8 +33,8 @@ from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.candidate import register_candidate
 from driftline.train_jobs.evaluate import Evaluation, evaluate
+from driftline.train_jobs.family_fit import fit_family_local, fit_family_on_ray
 from driftline.train_jobs.gates import GateReport, combine, forgetting_gate, not_worse_gate
-from driftline.train_jobs.local_executor import fit_local
 from driftline.train_jobs.loop import LoopConfig
 from driftline.train_jobs.ray_executor import unique_run_name
 from driftline.train_jobs.retrain_config import Executor, RetrainConfig, load_retrain_config
@@ -95,19 +95,17 @@ def _fit(
     loop: LoopConfig,
     timer: PhaseTimer,
 ) -> tuple[ModelBundle, list[dict[str, float]], str]:
-    if start.family == "xgboost":
-        return _boost(cfg, rcfg, start, train, timer)
+    """Train ``start`` (any family; warm or cold) on ``train``, in this process or on Ray Train."""
     if rcfg.executor is Executor.LOCAL:
         with timer.phase("epochs"):
-            local = fit_local(start, train, loop)
+            local = fit_family_local(start, train, loop)
         return local.bundle, local.history, unique_run_name("retrain-local")
     from driftline.core.ray_runtime import ensure_ray
-    from driftline.train_jobs.ray_executor import fit_on_ray
     from driftline.train_jobs.ray_settings import workers_for
 
     with timer.phase("ray_start"):
         ensure_ray(cfg)
-    result = fit_on_ray(
+    result = fit_family_on_ray(
         start,
         train,
         loop,
@@ -117,34 +115,6 @@ def _fit(
         run_prefix="retrain",
         max_failures=rcfg.max_failures,
     )
-    timer.update(result.timings)
-    return result.bundle, result.history, result.run_name
-
-
-def _boost(
-    cfg: DriftlineConfig, rcfg: RetrainConfig, start: ModelBundle, train: pd.DataFrame, timer: PhaseTimer
-) -> tuple[ModelBundle, list[dict[str, float]], str]:
-    """The xgboost family: continued boosting from the champion's booster (warm) or a fresh one (cold)."""
-    from driftline.train_jobs.boosting import fit_booster_local, fit_booster_on_ray
-
-    if rcfg.executor is Executor.LOCAL:
-        result = fit_booster_local(start, train, seed=rcfg.seed)
-    else:
-        from driftline.core.ray_runtime import ensure_ray
-        from driftline.train_jobs.ray_settings import workers_for
-
-        with timer.phase("ray_start"):
-            ensure_ray(cfg)
-        result = fit_booster_on_ray(
-            start,
-            train,
-            num_workers=workers_for(len(train), cfg.train.num_workers, rcfg.min_rows_per_worker),
-            cpus_per_worker=cfg.train.cpus_per_worker,
-            storage_path=cfg.workdir_path / "ray_results",
-            run_prefix="retrain",
-            seed=rcfg.seed,
-            max_failures=rcfg.max_failures,
-        )
     timer.update(result.timings)
     return result.bundle, result.history, result.run_name
 

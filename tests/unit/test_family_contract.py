@@ -13,9 +13,8 @@ from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
-from driftline.train_jobs.boosting import fit_booster_local
 from driftline.train_jobs.evaluate import evaluate
-from driftline.train_jobs.local_executor import fit_local
+from driftline.train_jobs.family_fit import fit_family_local
 from driftline.train_jobs.loop import LoopConfig
 
 FAMILIES = {
@@ -39,9 +38,7 @@ def schema():
 
 
 def _fit(bundle: ModelBundle, rows: pd.DataFrame, seed: int = 1) -> ModelBundle:
-    if bundle.family == "xgboost":
-        return fit_booster_local(bundle, rows, seed=seed).bundle
-    return fit_local(bundle, rows, LoopConfig(bundle.to_bytes(), epochs=3, seed=seed)).bundle
+    return fit_family_local(bundle, rows, LoopConfig(bundle.to_bytes(), epochs=3, seed=seed)).bundle
 
 
 def _new(family: str, frame: pd.DataFrame, schema, seed: int = 0) -> ModelBundle:
