@@ -144,6 +144,7 @@ class ModelFamily(str, Enum):
     MLP = "mlp"
     TORCH = "torch"
     XGBOOST = "xgboost"
+    PYFUNC = "pyfunc"
 
 
 class ModelConfig(StrictModel):
@@ -151,7 +152,7 @@ class ModelConfig(StrictModel):
 
     family: ModelFamily = Field(
         default=ModelFamily.MLP,
-        description="mlp (driftline's torch MLP, hidden sizes in train.hidden_sizes), torch (your nn.Module), xgboost.",
+        description="mlp (driftline's MLP, widths in train.hidden_sizes), torch (your nn.Module), xgboost, pyfunc.",
     )
     factory: str | None = Field(
         default=None,
@@ -163,10 +164,22 @@ class ModelConfig(StrictModel):
         "num_boost_round (cold, default 100) and warm_rounds (continued boosting on retrain, default 30).",
     )
 
+    uri: str | None = Field(
+        default=None, description="pyfunc family: your registered MLflow model, e.g. models:/churn-sklearn/3."
+    )
+    retrain: str = Field(
+        default="none",
+        description="pyfunc family: how to retrain, `none` (you register candidates yourself) or the import path of "
+        "fit(train, valid, init_model) -> model (a fitted scikit-learn estimator or an MLflow model URI), run as a "
+        "Ray task.",
+    )
+
     @model_validator(mode="after")
-    def _factory_for_torch(self) -> ModelConfig:
+    def _family_needs(self) -> ModelConfig:
         if self.family is ModelFamily.TORCH and not self.factory:
             raise ValueError("model.family torch needs model.factory, e.g. mypkg.nets:build")
+        if self.family is ModelFamily.PYFUNC and not self.uri:
+            raise ValueError("model.family pyfunc needs model.uri, e.g. models:/churn-sklearn/3")
         return self
 
 

@@ -21,7 +21,7 @@ ClassValue = str | int | float | bool
 
 def as_scalar(value: Any) -> Any:
     """A plain Python value for a numpy scalar (what pandas and Arrow hand out), else ``value`` itself."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+    return value.item() if type(value).__module__ == "numpy" and hasattr(value, "item") else value
 
 
 def _kind_of(value: Any) -> str:

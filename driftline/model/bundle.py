@@ -84,6 +84,10 @@ class ModelBundle:
             return cls.create(preprocessor, hidden_sizes, seed)
         if family == "xgboost":
             return cls(preprocessor, (), {}, family="xgboost", params=params)
+        if family == "pyfunc":
+            if not params.get("uri"):
+                raise DataError("model.family is pyfunc but model.uri is not set.", "Set model.uri: models:/NAME/1.")
+            return cls(preprocessor, (), {}, family="pyfunc", params=params)
         if family == "torch":
             if not factory:
                 raise DataError("model.family is torch but model.factory is not set.", "Set model.factory: pkg.mod:fn.")
@@ -93,7 +97,7 @@ class ModelBundle:
             net = build_user_network(factory, preprocessor.n_outputs, len(preprocessor.schema.classes), params)
             weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
             return cls(preprocessor, (), weights, family="torch", factory=factory, params=params)
-        raise DataError(f"Unknown model family {family!r}.", "Use mlp, torch or xgboost.")
+        raise DataError(f"Unknown model family {family!r}.", "Use mlp, torch, xgboost or pyfunc.")
 
     def fresh(self, preprocessor: TabularPreprocessor, seed: int = 0) -> ModelBundle:
         """An untrained model of this bundle's family and settings (a cold start)."""
@@ -113,6 +117,10 @@ class ModelBundle:
     def build_network(self) -> Any:
         """What predicts: a torch module with this bundle's weights loaded (the warm start is exactly this), or the
         xgboost booster."""
+        if self.family == "pyfunc":
+            from driftline.model.families.pyfunc_model import load_pyfunc
+
+            return load_pyfunc(str(self.params["uri"]))
         if self.family == "xgboost":
             from driftline.model.families.xgboost_booster import load_booster
 
@@ -132,7 +140,7 @@ class ModelBundle:
     def predictor(self) -> Any:
         """What serving holds once per loaded version: the network in eval mode, or the booster."""
         net = self.build_network()
-        return net if self.family == "xgboost" else net.eval()
+        return net if self.family in ("xgboost", "pyfunc") else net.eval()
 
     def with_booster(self, raw: bytes, **metadata: Any) -> ModelBundle:
         return replace(self, booster=bytes(raw), metadata={**self.metadata, **metadata})
@@ -151,6 +159,11 @@ class ModelBundle:
     def predict_proba(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
         """Class probabilities, re-weighted by ``class_weights`` when set (Saerens et al. 2002 prior correction)."""
         net = network if network is not None else self.build_network()
+        if self.family == "pyfunc":  # the user's model takes the raw columns and does its own preprocessing
+            from driftline.model.families.pyfunc_model import pyfunc_proba
+
+            proba, _ = pyfunc_proba(net, frame[list(self.preprocessor.schema.feature_names)], self.classes, self.uri)
+            return self._reweighted(proba)
         features = self.preprocessor.transform(frame)
         if self.family == "xgboost":
             from driftline.model.families.xgboost_booster import booster_proba
@@ -161,10 +174,18 @@ class ModelBundle:
             with torch.no_grad():
                 logits = net(torch.from_numpy(features))
                 proba = torch.softmax(logits, dim=1).numpy().astype(np.float64)
+        return self._reweighted(proba)
+
+    def _reweighted(self, proba: np.ndarray) -> np.ndarray:
         if self.class_weights is not None:
             proba = proba * np.asarray(self.class_weights)
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
+
+    @property
+    def uri(self) -> str:
+        """pyfunc family: the MLflow model behind this bundle."""
+        return str(self.params.get("uri", ""))
 
     def predict(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
         return np.asarray(self.classes)[self.predict_proba(frame, network).argmax(axis=1)]

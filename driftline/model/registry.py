@@ -159,6 +159,17 @@ class ModelRegistry:
             registered = self._mlflow.register_model(info.model_uri, self.name, tags=tags)
         return RegisteredVersion(self.name, str(registered.version), run.info.run_id)
 
+    def log_estimator(self, estimator: Any, run_name: str) -> str:
+        """Log a fitted scikit-learn-style estimator (a pyfunc-family retrain's result) as an MLflow model; its URI."""
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+            raise RegistryError(
+                f"The retrain function returned {type(estimator).__name__}, which driftline cannot log.",
+                "Return a fitted scikit-learn estimator, or log the model yourself and return its MLflow URI.",
+            )
+        with self._mlflow.start_run(experiment_id=self.experiment_id(), run_name=run_name):
+            info = self._mlflow.sklearn.log_model(sk_model=estimator, name="model")
+        return str(info.model_uri)
+
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)
 

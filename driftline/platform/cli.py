@@ -68,7 +68,8 @@ def init(
     data: Annotated[str, typer.Option("--data", help="Your table: Parquet or CSV file, folder, glob or URI.")],
     label: Annotated[str, typer.Option("--label", help="The column to predict.")],
     task: Annotated[str | None, typer.Option(help="binary | multiclass | regression (default: inferred).")] = None,
-    family: Annotated[str, typer.Option(help="Model family: mlp | torch | xgboost.")] = "mlp",
+    family: Annotated[str, typer.Option(help="Model family: mlp | torch | xgboost | pyfunc.")] = "mlp",
+    uri: Annotated[str | None, typer.Option(help="pyfunc family: your MLflow model, models:/NAME/VERSION.")] = None,
     factory: Annotated[
         str | None, typer.Option(help="torch family: your network factory, mypkg.nets:build(n_in, n_out).")
     ] = None,
@@ -85,7 +86,7 @@ def init(
         dataset, inferred = inspect_table(data, label, task=task, timestamp=timestamp, exclude=exclude)
     for note in inferred.notes:
         console.print(f"  {escape(note)}")
-    text = config_text(dataset, family, len(inferred.frame), factory)
+    text = config_text(dataset, family, len(inferred.frame), factory, uri)
     write_config(out, text, force=force)
     console.print(
         f"[green]wrote[/] {out}: {inferred.task.value}, {len(inferred.schema.features)} features, "

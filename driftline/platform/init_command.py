@@ -65,7 +65,9 @@ def check_family(family: str) -> str:
         raise ConfigError("--family", "model.family", family, " | ".join(f.value for f in ModelFamily)) from None
 
 
-def config_text(dataset: DatasetConfig, family: str, rows: int, factory: str | None = None) -> str:
+def config_text(
+    dataset: DatasetConfig, family: str, rows: int, factory: str | None = None, uri: str | None = None
+) -> str:
     """The YAML ``driftline init`` writes: the dataset section, the model family and the training rows."""
     family = check_family(family)
     model: dict[str, Any] = {"family": family}
@@ -73,6 +75,10 @@ def config_text(dataset: DatasetConfig, family: str, rows: int, factory: str | N
         if not factory:
             raise ConfigError("--factory", "model.factory", None, "your network factory, e.g. mypkg.nets:build")
         model["factory"] = factory
+    if family == "pyfunc":
+        if not uri:
+            raise ConfigError("--uri", "model.uri", None, "your registered MLflow model, e.g. models:/churn/3")
+        model |= {"uri": uri, "retrain": "none"}
     body: dict[str, Any] = {
         "dataset": dataset.model_dump(mode="json", exclude_defaults=False),
         "model": model,

@@ -21,6 +21,7 @@ from driftline.train_jobs.candidate import profile_json
 from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.family_fit import fit_family_on_ray
 from driftline.train_jobs.loop import LoopConfig
+from driftline.train_jobs.ray_executor import unique_run_name
 
 __all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
 
@@ -64,7 +65,7 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         TabularPreprocessor.fit(train, schema),
         hidden_sizes=cfg.train.hidden_sizes,
         factory=cfg.model.factory,
-        params=cfg.model.params,
+        params={**cfg.model.params, **({"uri": cfg.model.uri} if cfg.model.uri else {})},
         seed=cfg.train.seed,
     )
     loop = LoopConfig(
@@ -74,28 +75,42 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         learning_rate=cfg.train.learning_rate,
         seed=cfg.train.seed,
     )
-    ensure_ray(cfg)
-    progress(f"training {bundle.family} on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
-    result = fit_family_on_ray(
-        bundle,
-        train,
-        loop,
-        num_workers=cfg.train.num_workers,
-        cpus_per_worker=cfg.train.cpus_per_worker,
-        storage_path=cfg.workdir_path / "ray_results",
-        run_prefix="champion",
-    )
+    history: list[dict[str, float]] = []
+    run_name = unique_run_name("champion-pyfunc")
+    tags = {"driftline.role": "champion", "driftline.trigger": "initial"}
+    if bundle.family == "pyfunc":  # the user's model is trained already: driftline profiles, gates and serves it
+        from driftline.model.families.pyfunc_model import NO_PROBABILITIES, pyfunc_proba
+
+        progress(f"taking your MLflow model {bundle.uri} as the champion")
+        columns = val[list(schema.feature_names)].head(20)
+        if not pyfunc_proba(bundle.build_network(), columns, bundle.classes, bundle.uri)[1]:
+            progress(f"note: {NO_PROBABILITIES}")
+            tags["driftline.probabilities"] = "none"
+    else:
+        ensure_ray(cfg)
+        progress(f"training {bundle.family} on Ray Train ({cfg.train.num_workers} worker(s), {len(train)} rows)")
+        result = fit_family_on_ray(
+            bundle,
+            train,
+            loop,
+            num_workers=cfg.train.num_workers,
+            cpus_per_worker=cfg.train.cpus_per_worker,
+            storage_path=cfg.workdir_path / "ray_results",
+            run_prefix="champion",
+        )
+        bundle, history, run_name = result.bundle, result.history, result.run_name
     progress("evaluating and registering in MLflow")
-    evaluation = evaluate(result.bundle, val)
+    evaluation = evaluate(bundle, val)
     registry = ModelRegistry(cfg)
+    final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
     version = registry.register(
-        result.bundle,
+        bundle,
         profile_json=profile_json(train, schema, evaluation),
         example=val,
-        metrics={**evaluation.metrics(), "final_train_loss": float(result.history[-1].get("train_loss", 0.0))},
+        metrics={**evaluation.metrics(), "final_train_loss": final_loss},
         params={"family": bundle.family, "epochs": cfg.train.epochs, "rows": len(train), **_family_params(cfg)},
-        tags={"driftline.role": "champion", "driftline.trigger": "initial", "driftline.ray_run": result.run_name},
-        run_name=result.run_name,
+        tags={**tags, "driftline.ray_run": run_name},
+        run_name=run_name,
     )
     registry.set_alias(CHAMPION, version.version)
     seconds = (pd.Timestamp.now() - started).total_seconds()
@@ -105,4 +120,5 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
 def _family_params(cfg: DriftlineConfig) -> dict[str, object]:
     if cfg.model.family.value == "mlp":
         return {"hidden_sizes": list(cfg.train.hidden_sizes)}
-    return {"factory": cfg.model.factory or "", **{f"model.{k}": v for k, v in cfg.model.params.items()}}
+    named = {"factory": cfg.model.factory, "uri": cfg.model.uri}
+    return {**{k: v for k, v in named.items() if v}, **{f"model.{k}": v for k, v in cfg.model.params.items()}}

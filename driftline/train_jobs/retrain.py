@@ -195,6 +195,14 @@ def run_retrain(
         )
         return RetrainOutcome(RetrainStatus.SKIPPED, reason, seconds=time.perf_counter() - started)
     champion, parent = loaded
+    if champion.family == "pyfunc" and cfg.model.retrain == "none":
+        reason = (
+            f"skip: the champion is your MLflow model {champion.uri} and model.retrain is none; register a candidate "
+            "yourself and roll it out, or set model.retrain to your fit(train, valid, init_model) function."
+        )
+        return RetrainOutcome(
+            RetrainStatus.SKIPPED, reason, parent_version=parent, seconds=time.perf_counter() - started
+        )
     labelled = labelled_rows(load_window(window), champion.preprocessor.schema)
     if len(labelled) < rcfg.min_labelled_rows:
         reason = (
@@ -237,7 +245,23 @@ class _Job:
             loop = _loop_config(rcfg, start, fail_at_epoch)
         replayed = len(train) - len(new_train)
         self.progress(f"training ({rcfg.executor.value}) on {len(new_train)} new + {replayed} replayed rows")
-        bundle, history, run_name = _fit(self.cfg, rcfg, start, train, loop, timer)
+        if start.family == "pyfunc":
+            from driftline.train_jobs.pyfunc_fit import fit_pyfunc
+
+            on_ray = rcfg.executor is Executor.RAY
+            with timer.phase("user_fit"):
+                bundle = fit_pyfunc(
+                    self.registry,
+                    start,
+                    train,
+                    self.cfg.model.retrain,
+                    on_ray=on_ray,
+                    cpus=self.cfg.train.cpus_per_worker,
+                )
+            history: list[dict[str, float]] = []
+            run_name = unique_run_name("retrain-pyfunc")
+        else:
+            bundle, history, run_name = _fit(self.cfg, rcfg, start, train, loop, timer)
         self.progress("offline gates")
         with timer.phase("gates"):
             report, metrics, cand_recent = _gate(rcfg, bundle, self.champion, recent, older_holdout)

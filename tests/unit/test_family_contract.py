@@ -90,3 +90,31 @@ def test_unknown_family_and_untrained_booster_are_clear(frame, schema) -> None:
         ModelBundle.create_family("forest", pre)
     with pytest.raises(DataError, match="not been trained"):
         ModelBundle.create_family("xgboost", pre).predict(frame.head(2))
+
+
+class _LabelsOnly:
+    """An MLflow pyfunc model that answers labels only (no raw model with predict_proba)."""
+
+    def get_raw_model(self) -> object:
+        raise AttributeError("no raw model")
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.where(frame["x0"] > 0, "yes", "no")
+
+
+class _PerClass(_LabelsOnly):
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        p = (frame["x0"] > 0).astype(float) * 0.6 + 0.2
+        return pd.DataFrame({"proba_yes": p, "proba_no": 1 - p})  # columns in its own order
+
+
+def test_pyfunc_probabilities_from_columns_or_one_hot_labels(frame) -> None:
+    from driftline.model.families.pyfunc_model import pyfunc_proba
+
+    rows = frame.head(50)
+    proba, real = pyfunc_proba(_PerClass(), rows, ("no", "yes"), "models:/m/1")
+    assert real and np.allclose(proba[:, 1], (rows["x0"] > 0) * 0.6 + 0.2)  # reordered to the schema's classes
+    onehot, real = pyfunc_proba(_LabelsOnly(), rows, ("no", "yes"), "models:/m/1")
+    assert not real and set(onehot.sum(axis=1)) == {1.0}
+    with pytest.raises(DataError, match=r"answered '(yes|no)', not one of"):
+        pyfunc_proba(_LabelsOnly(), rows, ("a", "b"), "models:/m/1")
