@@ -158,6 +158,10 @@ def demo(
     scenario: Annotated[
         str, typer.Option(help="Synthetic scenario (default: concept drift, then a label shift) or 'elec2'.")
     ] = "concept_then_label",
+    data: Annotated[
+        str | None, typer.Option(help="Your table instead of a scenario (with --label): 30% trains, the rest replays.")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="The label column of --data.")] = None,
 ) -> None:
     """The closed loop end to end: train, serve, replay a stream with delayed labels, let driftline adapt.
 
@@ -166,7 +170,17 @@ def demo(
     """
     from driftline.platform.demo import run_demo
 
-    outcome = run_demo(_config(config, workdir), console, scenario)
+    cfg = _config(config, workdir)
+    if data is not None:
+        from driftline.platform.init_command import inspect_table
+
+        if label is None:
+            raise typer.BadParameter("--data needs --label COLUMN")
+        dataset, inferred = inspect_table(data, label)
+        for note in inferred.notes:
+            console.print(f"  {escape(note)}")
+        cfg = cfg.with_overrides(dataset=dataset.model_dump(mode="json"))
+    outcome = run_demo(cfg, console, scenario)
     table = Table(title="accuracy of each champion on fresh data from each regime")
     table.add_column("version")
     for name in outcome.accuracy.columns:

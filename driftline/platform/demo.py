@@ -25,6 +25,7 @@ from rich.table import Table
 from driftline.core.config import REPO_ROOT, DataSource, DriftlineConfig
 from driftline.core.net import free_port
 from driftline.datasets import generate_stream, load_training_data
+from driftline.datasets.schema import as_scalar
 from driftline.platform.admin_client import AdminClient
 from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
 
@@ -69,7 +70,10 @@ def demo_config(cfg: DriftlineConfig, scenario: str) -> DriftlineConfig:
         "train.epochs": 6,
         "train.train_rows": 3000,
     }
-    if scenario == "elec2":
+    if cfg.dataset is not None:  # the user's table: its first 30% trains the champion, the rest is the traffic
+        stream, _ = load_training_data(cfg)
+        overrides["train.train_rows"] = max(500, int(len(stream) * 0.3))
+    elif scenario == "elec2":
         overrides["data.source"] = DataSource.ELEC2.value
     else:
         overrides.update({"data.source": "synthetic", "data.scenario": scenario, "data.n_rows": 16_000})
@@ -95,7 +99,8 @@ class _Traffic:
         return response.status_code, body, response.headers.get("X-Variant")
 
     def send(self, chunk: pd.DataFrame) -> None:
-        rows = chunk[self.features].to_dict("records")
+        features = chunk[self.features].astype(object)
+        rows = features.where(features.notna(), None).to_dict("records")  # a gap is JSON null, never NaN
         results = list(self.pool.map(self._one, chunk.index, rows))
         labels = []
         for (status, body, variant), label in zip(results, chunk[self.label], strict=True):
@@ -105,7 +110,9 @@ class _Traffic:
                 continue
             self.by_variant[variant or "?"] = self.by_variant.get(variant or "?", 0) + 1
             # The label goes back with the row's feedback token: only who received a prediction may label it.
-            labels.append({"request_id": body["request_id"], "token": body["feedback_tokens"][0], "label": int(label)})
+            labels.append(
+                {"request_id": body["request_id"], "token": body["feedback_tokens"][0], "label": as_scalar(label)}
+            )
         self.pending = labels
         self.flush_labels()  # labels arrive later than their predictions: after the chunk, before the next tick
 
@@ -138,7 +145,7 @@ def _view(traffic: _Traffic, status: dict[str, Any], loop_events: list[dict[str,
 
 def _fresh_regimes(cfg: DriftlineConfig) -> dict[str, pd.DataFrame]:
     """Fresh samples (another seed) of each regime of the scenario, to score models on data they never saw."""
-    if cfg.data.source is DataSource.ELEC2:
+    if cfg.dataset is not None or cfg.data.source is DataSource.ELEC2:
         stream, _ = load_training_data(cfg)
         tail = stream.iloc[-5000:]
         return {"last 5000 rows": tail}

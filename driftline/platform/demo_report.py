@@ -107,6 +107,12 @@ def _weights_plot(weights: list[tuple[float, float, str]]) -> str:
     return _png(fig)
 
 
+def _source(cfg: DriftlineConfig) -> str:
+    if cfg.dataset is not None:
+        return f"your table {cfg.dataset.path}"
+    return f"{cfg.data.source.value} {cfg.data.scenario}"
+
+
 def write_report(
     out: Path,
     cfg: DriftlineConfig,
@@ -128,7 +134,7 @@ def write_report(
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>driftline demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ddd;padding:4px 8px;font-size:13px;vertical-align:top}}</style></head><body>
-<h1>driftline demo: {html.escape(cfg.data.source.value)} {html.escape(cfg.data.scenario)}</h1>
+<h1>driftline demo: {html.escape(_source(cfg))}</h1>
 <p>{seconds:.0f} s end to end. Exit criteria:</p><ul>{verdicts}</ul>
 <h2>Accuracy of each champion on fresh data from each regime</h2>{accuracy.round(3).to_html()}
 <ul>{"".join(f"<li>{html.escape(n)}</li>" for n in notes)}</ul>
