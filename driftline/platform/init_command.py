@@ -8,15 +8,18 @@ Afterwards ``driftline train``, ``serve``, ``retrain`` and ``drift`` run on that
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from driftline.core.config import DatasetConfig, FeatureSelection, ModelFamily, Task
 from driftline.core.errors import ConfigError, DataError
-from driftline.datasets import InferredTable, load_dataset
+from driftline.datasets import InferredTable, infer_table, read_table
 from driftline.datasets.schema import FeatureKind
 
 __all__ = ["check_family", "config_text", "inspect_table", "write_config"]
@@ -37,6 +40,10 @@ def inspect_table(
         chosen = Task(task) if task else None
     except ValueError:
         raise ConfigError("--task", "task", task, " | ".join(t.value for t in Task)) from None
+    table = read_table(data)
+    if timestamp is None:  # one date/time column: it is the time order (printed, and written to the config)
+        times = [f.name for f in table.schema if pa.types.is_temporal(f.type) and f.name != label]
+        timestamp = times[0] if len(times) == 1 else None
     draft = DatasetConfig(
         path=data,
         label=label,
@@ -44,7 +51,11 @@ def inspect_table(
         timestamp=timestamp,
         features=FeatureSelection(exclude=list(exclude or [])),
     )
-    inferred = load_dataset(draft)
+    if timestamp is not None:
+        table = table.take(pc.sort_indices(table, sort_keys=[(timestamp, "ascending")]))
+    inferred = infer_table(table, draft)
+    if timestamp is not None:
+        inferred = replace(inferred, notes=(*inferred.notes, f"{timestamp}: time order of the rows"))
     pinned = draft.model_copy(
         update={
             "task": inferred.task,

@@ -100,3 +100,12 @@ def test_init_pins_what_it_inferred_in_the_config_it_writes(tmp_path: Path) -> N
     assert written["dataset"]["task"] == "binary" and written["train"]["train_rows"] == 60
     with pytest.raises(ConfigError, match=r"model\.family.*'forest'.*mlp"):
         check_family("forest")
+
+
+def test_init_takes_the_one_time_column_as_the_time_order(tmp_path: Path) -> None:
+    when = pd.date_range("2026-01-01", periods=60, freq="h", tz="UTC")[::-1]  # stored newest first
+    frame = pd.DataFrame({"when": when, "x": np.arange(60.0), "y": ["no", "yes"] * 30})
+    frame.to_parquet(tmp_path / "t.parquet")
+    dataset, inferred = inspect_table(str(tmp_path / "t.parquet"), "y")
+    assert dataset.timestamp == "when" and "when: time order of the rows" in inferred.notes
+    assert inferred.frame["when"].is_monotonic_increasing
