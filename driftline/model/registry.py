@@ -153,7 +153,7 @@ class ModelRegistry:
                 python_model=pyfunc,
                 artifacts={_BUNDLE: str(bundle_path), _PROFILE: str(profile_path)},
                 signature=signature,
-                pip_requirements=_requirements(),
+                pip_requirements=_requirements() + self._inner_requirements(bundle),
             )
             # One registry call creates the version with all its tags (a tag per call cost ~35 ms each).
             registered = self._mlflow.register_model(info.model_uri, self.name, tags=tags)
@@ -169,6 +169,19 @@ class ModelRegistry:
         with self._mlflow.start_run(experiment_id=self.experiment_id(), run_name=run_name):
             info = self._mlflow.sklearn.log_model(sk_model=estimator, name="model")
         return str(info.model_uri)
+
+    def _inner_requirements(self, bundle: ModelBundle) -> list[str]:
+        """pyfunc family: what the user's own MLflow model needs (its requirements.txt), so a fresh environment that
+        installs this version's requirements can load it; nothing for the other families."""
+        if bundle.family != "pyfunc":
+            return []
+        try:
+            text = Path(self._mlflow.artifacts.download_artifacts(f"{bundle.uri}/requirements.txt")).read_text()
+        except Exception:  # a model logged without requirements: nothing to add
+            return []
+        own = ("driftline", "torch", "pandas", "numpy")
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "-"))]
+        return [line for line in lines if not line.lower().startswith(own)]
 
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.name, alias, version)

@@ -3,6 +3,8 @@ is retrained through the user's fit(train, valid, init_model) as a Ray task."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import mlflow
 import pytest
@@ -46,6 +48,9 @@ def test_a_users_mlflow_model_is_champion_served_and_retrained(
     registry = ModelRegistry(pcfg)
     bundle, _ = registry.load_bundle(f"models:/family-pyfunc@{CHAMPION}")
     assert bundle.family == "pyfunc" and bundle.uri == users_model
+    uri = f"models:/family-pyfunc/{champion.version.version}/requirements.txt"
+    requirements = Path(mlflow.artifacts.download_artifacts(uri)).read_text()
+    assert "scikit-learn" in requirements  # the user's model's own needs travel with driftline's version
     stream, schema = load_stream(pcfg.data)
     rows = stream.iloc[2000:2010][list(schema.feature_names)]
     serve.run(build_app(pcfg), name="pyfunc", route_prefix="/pyfunc")
