@@ -75,6 +75,7 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         learning_rate=cfg.train.learning_rate,
         seed=cfg.train.seed,
     )
+    registry = ModelRegistry(cfg)  # first: it points MLflow at this config's store (a pyfunc champion loads from it)
     history: list[dict[str, float]] = []
     run_name = unique_run_name("champion-pyfunc")
     tags = {"driftline.role": "champion", "driftline.trigger": "initial"}
@@ -101,7 +102,6 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         bundle, history, run_name = result.bundle, result.history, result.run_name
     progress("evaluating and registering in MLflow")
     evaluation = evaluate(bundle, val)
-    registry = ModelRegistry(cfg)
     final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
     version = registry.register(
         bundle,

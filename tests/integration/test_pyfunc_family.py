@@ -27,6 +27,8 @@ def users_model(cfg: DriftlineConfig) -> str:
     mlflow.set_tracking_uri(cfg.tracking_uri)
     mlflow.set_registry_uri(cfg.registry_uri)
     info = mlflow.sklearn.log_model(sk_model=model, name="users-model", registered_model_name="users-sklearn")
+    mlflow.set_tracking_uri("")  # back to MLflow's default: driftline must point MLflow at its store itself
+    mlflow.set_registry_uri("")
     return f"models:/users-sklearn/{info.registered_model_version}"
 
 
