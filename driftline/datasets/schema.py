@@ -69,12 +69,23 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class DatasetSchema:
-    """Features, label column and the label's classes (class index i is ``classes[i]``, any :data:`ClassValue`)."""
+    """Features, label column and the label's classes (class index i is ``classes[i]``, any :data:`ClassValue`);
+    no classes means a regression target."""
 
     features: tuple[FeatureSpec, ...]
     label: str
     classes: tuple[ClassValue, ...]
     timestamp: str | None = "timestamp"
+
+    @property
+    def is_regression(self) -> bool:
+        """A regression target has no classes: the label is a real number."""
+        return not self.classes
+
+    @property
+    def n_outputs(self) -> int:
+        """Outputs a network needs: one logit per class, or one value for a regression target."""
+        return len(self.classes) or 1
 
     @property
     def feature_names(self) -> tuple[str, ...]:

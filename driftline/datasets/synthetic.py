@@ -11,6 +11,15 @@ P(X|Y) exactly as it was: that is what label shift means). Scenarios name the cl
 - ``concept_drift``: at the change point the sign of ``x0``'s effect flips and ``x1``'s weakens; P(X) is unchanged.
 - ``concept_then_label``: concept drift at 40% of the stream, then a label shift (0.5 -> 0.8) at 70%.
 
+Regression scenarios (``y`` is a real number: ``10 + 3 x0 - 2 x1 + x2 + 0.5 x0 x1`` + a region effect + N(0, 1)
+noise, so the Bayes RMSE is 1.0):
+
+- ``regression_stationary``: nothing moves.
+- ``regression_covariate_shift``: P(X) moves at 50% as in ``covariate_shift``; P(Y|X) is unchanged (the target's
+  distribution moves with X, and a model that learnt the interaction well keeps its error).
+- ``regression_concept_drift``: at 50% ``x0``'s effect flips sign (+3 -> -3) and ``x1``'s weakens; P(X) is
+  unchanged, so only labels (or the residuals) show it.
+
 >>> frame, truth = generate_stream("label_shift", n_rows=2000, seed=1)
 >>> truth.change_points, round(float(frame["y"].iloc[1000:].mean()), 1)
 ([1000], 0.6)
@@ -27,7 +36,15 @@ import pandas as pd
 from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 
-__all__ = ["SCENARIOS", "SYNTHETIC_SCHEMA", "GroundTruth", "Segment", "generate_stream", "scenario_segments"]
+__all__ = [
+    "REGRESSION_SCHEMA",
+    "SCENARIOS",
+    "SYNTHETIC_SCHEMA",
+    "GroundTruth",
+    "Segment",
+    "generate_stream",
+    "scenario_segments",
+]
 
 NUMERIC = ("x0", "x1", "x2", "x3", "x4")
 REGIONS = ("a", "b", "c")
@@ -45,6 +62,13 @@ _CONCEPTS: dict[str, dict[str, float]] = {
     "flipped": {"bias": 0.0, "x0": -2.0, "x1": -0.5, "x2": 0.8, "x3": 0.0, "x4": 0.0},
 }
 _REGION_EFFECT = {"a": 0.0, "b": 0.8, "c": -0.8}
+REGRESSION_SCHEMA = DatasetSchema(features=SYNTHETIC_SCHEMA.features, label="y", classes=())
+_REGRESSION_CONCEPTS: dict[str, dict[str, float]] = {
+    "base": {"bias": 10.0, "x0": 3.0, "x1": -2.0, "x2": 1.0, "x3": 0.0, "x4": 0.0, "x0x1": 0.5},
+    "flipped": {"bias": 10.0, "x0": -3.0, "x1": -0.5, "x2": 1.0, "x3": 0.0, "x4": 0.0, "x0x1": 0.5},
+}
+_REGRESSION_REGION_EFFECT = {"a": 0.0, "b": 2.0, "c": -2.0}
+REGRESSION_NOISE_SD = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +81,7 @@ class Segment:
     region_weights: tuple[float, float, float] = (0.5, 0.3, 0.2)
     concept: str = "base"
     prior: float | None = None
+    regression: bool = False  # y is a real number (``_REGRESSION_CONCEPTS``), not a class
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,20 @@ SCENARIOS: dict[str, tuple[list[Segment], list[str], str]] = {
         [],
         "Concept drift at 40% (x0's effect flips), then P(Y=1) 0.5 -> 0.8 at 70% with P(X|Y) fixed.",
     ),
+    "regression_stationary": ([Segment(0.0, regression=True)], [], "Regression; no shift (Bayes RMSE 1.0)."),
+    "regression_covariate_shift": (
+        [
+            Segment(0.0, regression=True),
+            Segment(0.5, mean_shift={"x0": 1.5}, scale={"x2": 2.0}, region_weights=(0.2, 0.3, 0.5), regression=True),
+        ],
+        ["x0", "x2", "region"],
+        "Regression; P(X) moves at 50%: x0 +1.5 sigma, x2 spread x2, region c common; E[y|X] fixed.",
+    ),
+    "regression_concept_drift": (
+        [Segment(0.0, regression=True), Segment(0.5, concept="flipped", regression=True)],
+        [],
+        "Regression; E[y|X] changes at 50%: x0's effect flips (+3 -> -3), x1's weakens (-2 -> -0.5); P(X) fixed.",
+    ),
 }
 
 
@@ -126,7 +165,20 @@ def _labels(rng: np.random.Generator, frame: pd.DataFrame, concept: str) -> np.n
     return (rng.random(len(frame)) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
 
 
+def _targets(rng: np.random.Generator, frame: pd.DataFrame, concept: str) -> np.ndarray:
+    w = _REGRESSION_CONCEPTS[concept]
+    y = np.full(len(frame), w["bias"]) + w["x0x1"] * frame["x0"].to_numpy() * frame["x1"].to_numpy()
+    for name in NUMERIC:
+        y += w[name] * frame[name].to_numpy()
+    y += frame["region"].map(_REGRESSION_REGION_EFFECT).to_numpy(dtype=float)
+    return y + rng.normal(0.0, REGRESSION_NOISE_SD, len(frame))
+
+
 def _segment_rows(rng: np.random.Generator, n: int, seg: Segment) -> pd.DataFrame:
+    if seg.regression:
+        frame = _features(rng, n, seg)
+        frame["y"] = _targets(rng, frame, seg.concept)
+        return frame
     if seg.prior is None:
         frame = _features(rng, n, seg)
         frame["y"] = _labels(rng, frame, seg.concept)

@@ -64,7 +64,7 @@ class ModelBundle:
     @classmethod
     def create(cls, preprocessor: TabularPreprocessor, hidden_sizes: tuple[int, ...], seed: int = 0) -> ModelBundle:
         torch.manual_seed(seed)
-        net = TabularMLP(preprocessor.n_outputs, hidden_sizes, len(preprocessor.schema.classes))
+        net = TabularMLP(preprocessor.n_outputs, hidden_sizes, preprocessor.schema.n_outputs)
         return cls(preprocessor, tuple(hidden_sizes), {k: v.detach().clone() for k, v in net.state_dict().items()})
 
     @classmethod
@@ -94,7 +94,7 @@ class ModelBundle:
             from driftline.model.families.torch_factory import build_user_network
 
             torch.manual_seed(seed)
-            net = build_user_network(factory, preprocessor.n_outputs, len(preprocessor.schema.classes), params)
+            net = build_user_network(factory, preprocessor.n_outputs, preprocessor.schema.n_outputs, params)
             weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
             return cls(preprocessor, (), weights, family="torch", factory=factory, params=params)
         raise DataError(f"Unknown model family {family!r}.", "Use mlp, torch, xgboost or pyfunc.")
@@ -114,6 +114,10 @@ class ModelBundle:
     def classes(self) -> tuple[ClassValue, ...]:
         return self.preprocessor.schema.classes
 
+    @property
+    def is_regression(self) -> bool:
+        return self.preprocessor.schema.is_regression
+
     def build_network(self) -> Any:
         """What predicts: a torch module with this bundle's weights loaded (the warm start is exactly this), or the
         xgboost booster."""
@@ -131,9 +135,10 @@ class ModelBundle:
             from driftline.model.families.torch_factory import build_user_network
 
             assert self.factory is not None
-            net = build_user_network(self.factory, self.preprocessor.n_outputs, len(self.classes), self.params)
+            n_outputs = self.preprocessor.schema.n_outputs
+            net = build_user_network(self.factory, self.preprocessor.n_outputs, n_outputs, self.params)
         else:
-            net = TabularMLP(self.preprocessor.n_outputs, self.hidden_sizes, len(self.classes))
+            net = TabularMLP(self.preprocessor.n_outputs, self.hidden_sizes, self.preprocessor.schema.n_outputs)
         net.load_state_dict(self.state_dict)
         return net
 
@@ -158,6 +163,11 @@ class ModelBundle:
 
     def predict_proba(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
         """Class probabilities, re-weighted by ``class_weights`` when set (Saerens et al. 2002 prior correction)."""
+        if self.is_regression:
+            raise DataError(
+                f"The model predicts the number '{self.preprocessor.schema.label}', not class probabilities.",
+                "Use predict() (or predict_values) for a regression model.",
+            )
         net = network if network is not None else self.build_network()
         if self.family == "pyfunc":  # the user's model takes the raw columns and does its own preprocessing
             from driftline.model.families.pyfunc_model import pyfunc_proba
@@ -187,7 +197,26 @@ class ModelBundle:
         """pyfunc family: the MLflow model behind this bundle."""
         return str(self.params.get("uri", ""))
 
+    def predict_values(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
+        """Regression: the predicted target per row (float64, in the target's own units)."""
+        net = network if network is not None else self.build_network()
+        if self.family == "pyfunc":
+            from driftline.model.families.pyfunc_model import pyfunc_values
+
+            return pyfunc_values(net, frame[list(self.preprocessor.schema.feature_names)], self.uri)
+        features = self.preprocessor.transform(frame)
+        if self.family == "xgboost":
+            standardised = np.asarray(net.inplace_predict(features), dtype=np.float64).reshape(-1)
+        else:
+            net.eval()
+            with torch.no_grad():
+                standardised = net(torch.from_numpy(features)).numpy().astype(np.float64).reshape(-1)
+        return self.preprocessor.decode_target(standardised)
+
     def predict(self, frame: pd.DataFrame, network: Any = None) -> np.ndarray:
+        """The predicted class per row (the user's class values), or the predicted number for regression."""
+        if self.is_regression:
+            return self.predict_values(frame, network)
         return np.asarray(self.classes)[self.predict_proba(frame, network).argmax(axis=1)]
 
     def to_bytes(self) -> bytes:

@@ -44,6 +44,7 @@ class TabularPreprocessor:
     stds: dict[str, float]
     medians: dict[str, float] = field(default_factory=dict)
     missing_indicators: tuple[str, ...] = ()  # numeric features that had gaps in training
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: the training target's mean and std
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, schema: DatasetSchema) -> TabularPreprocessor:
@@ -63,7 +64,18 @@ class TabularPreprocessor:
             means[spec.name] = float(known.mean())
             std = float(known.std())
             stds[spec.name] = std if std > 1e-12 else 1.0  # a constant column must not divide by zero
-        return cls(schema, means, stds, medians, tuple(gaps))
+        scale = _target_scale(frame, schema) if schema.is_regression else (0.0, 1.0)
+        return cls(schema, means, stds, medians, tuple(gaps), scale)
+
+    def encode_target(self, values: np.ndarray) -> np.ndarray:
+        """Regression: the target standardised with the training mean and std (what networks learn)."""
+        mean, std = self.target_scale
+        return ((np.asarray(values, np.float64) - mean) / std).astype(np.float32)
+
+    def decode_target(self, standardised: np.ndarray) -> np.ndarray:
+        """Regression: a network's standardised output back in the target's own units."""
+        mean, std = self.target_scale
+        return np.asarray(standardised, np.float64) * std + mean
 
     @property
     def n_outputs(self) -> int:
@@ -100,6 +112,7 @@ class TabularPreprocessor:
             "stds": self.stds,
             "medians": self.medians,
             "missing_indicators": list(self.missing_indicators),
+            "target_scale": list(self.target_scale),
         }
 
     @classmethod
@@ -110,7 +123,19 @@ class TabularPreprocessor:
             dict(data["stds"]),
             dict(data.get("medians", {})),
             tuple(data.get("missing_indicators", ())),
+            tuple(data.get("target_scale", (0.0, 1.0))),  # type: ignore[arg-type]
         )
+
+
+def _target_scale(frame: pd.DataFrame, schema: DatasetSchema) -> tuple[float, float]:
+    if schema.label not in frame.columns:
+        return 0.0, 1.0
+    y = _numbers(frame[schema.label], schema.label)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        raise DataError(f"The regression target '{schema.label}' has no values.", "Train on labelled rows.")
+    std = float(y.std())
+    return float(y.mean()), std if std > 1e-12 else 1.0
 
 
 def _numbers(column: pd.Series, name: str) -> np.ndarray:

@@ -55,12 +55,15 @@ except ImportError:  # pragma: no cover - mlflow is a hard dependency
 
 
 class DriftlinePyfunc(_PythonModel):  # type: ignore[misc]
-    """MLflow pyfunc face of a bundle: ``predict(frame)`` returns the predicted class and class probabilities."""
+    """MLflow pyfunc face of a bundle: ``predict(frame)`` returns the predicted class and class probabilities (for
+    regression, the predicted number)."""
 
     def load_context(self, context: Any) -> None:
         self.bundle = ModelBundle.from_bytes(Path(context.artifacts[_BUNDLE]).read_bytes())
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        if self.bundle.is_regression:
+            return pd.DataFrame({"prediction": self.bundle.predict_values(model_input)})
         proba = self.bundle.predict_proba(model_input)
         out = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(self.bundle.classes)})
         out.insert(0, "prediction", [self.bundle.classes[i] for i in proba.argmax(axis=1)])

@@ -12,6 +12,7 @@ documented default (``driftline.monitors.stattests``).
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -79,6 +80,12 @@ class PerformanceConfig(StrictModel):
     min_drop: float = Field(default=0.02, ge=0, lt=1, description="Smallest accuracy drop called decay.")
     min_labelled: int = Field(default=100, ge=1, description="Labelled rows needed to judge performance.")
     confidence: float = Field(default=0.95, gt=0, lt=1, description="Level of the Wilson confidence interval.")
+    regression_metric: Literal["rmse", "mae"] = Field(
+        default="rmse", description="Regression: the section's headline metric (both are reported)."
+    )
+    min_relative_increase: float = Field(
+        default=0.1, ge=0, description="Regression: smallest rise of RMSE/MAE over the baseline called decay (0.1=10%)."
+    )
 
 
 class SchemaConfig(StrictModel):

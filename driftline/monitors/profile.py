@@ -4,6 +4,8 @@ Per numeric feature, ``n_bins`` quantile bins of the reference (default 1000, so
 reference: KS from histograms is then within ~0.001 of the exact statistic, see ``stattests/ks.py``), their counts
 and per-bin sums, moments and extremes; the outer bins are open-ended. Per categorical feature, category counts.
 Plus the label prior, the validation confusion matrix (rows = true class, cols = predicted) and baseline metrics.
+For a regression target, ``outputs`` holds the same numeric summaries of the target (``label``) and of the model's
+holdout predictions (``prediction``), which the drift report tests like features, and the baseline is RMSE and MAE.
 The profile is JSON (``to_json``), stored by the training job as the MLflow artifact ``reference_profile``.
 
 >>> import numpy as np, pandas as pd
@@ -57,6 +59,7 @@ class ReferenceProfile:
     confusion_matrix: np.ndarray | None = None
     baseline: dict[str, float] = field(default_factory=dict)
     source: str = ""
+    outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
 
     @property
     def label_prior(self) -> dict[str, float] | None:
@@ -78,6 +81,7 @@ class ReferenceProfile:
             "confusion_matrix": None if self.confusion_matrix is None else self.confusion_matrix.tolist(),
             "baseline": dict(self.baseline),
             "source": self.source,
+            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
         }
 
     @classmethod
@@ -100,6 +104,7 @@ class ReferenceProfile:
             confusion_matrix=None if cm is None else np.asarray(cm, dtype=np.float64),
             baseline={k: float(v) for k, v in d.get("baseline", {}).items()},
             source=str(d.get("source", "")),
+            outputs={k: NumericSummary.from_dict(v) for k, v in (d.get("outputs") or {}).items()},
         )
 
     def to_json(self) -> str:
@@ -159,6 +164,7 @@ def profile_from_table(
     baseline: dict[str, float] | None = None,
     n_bins: int = DEFAULT_N_BINS,
     source: str = "",
+    predictions: np.ndarray | None = None,
 ) -> ReferenceProfile:
     """Same as :func:`build_reference_profile`, from an Arrow table."""
     if n_bins < 2:
@@ -179,6 +185,11 @@ def profile_from_table(
             numeric[spec.name] = _numeric_profile(float_values(column, spec.name), n_bins)
         else:
             categorical[spec.name] = category_counts(column, spec.name)
+    outputs: dict[str, NumericSummary] = {}
+    if schema.is_regression and schema.label in table.column_names:
+        outputs["label"] = _numeric_profile(float_values(table.column(schema.label), schema.label), n_bins)
+    if schema.is_regression and predictions is not None and len(predictions):
+        outputs["prediction"] = _numeric_profile(np.asarray(predictions, np.float64), n_bins)
     label_counts = None
     if schema.label in table.column_names and schema.classes:
         idx = class_index(table.column(schema.label), schema.classes, schema.label)
@@ -202,6 +213,7 @@ def profile_from_table(
         confusion_matrix=cm,
         baseline={k: float(v) for k, v in (baseline or {}).items()},
         source=source,
+        outputs=outputs,
     )
 
 
@@ -212,12 +224,20 @@ def build_reference_profile(
     confusion_matrix: np.ndarray | None = None,
     baseline: dict[str, float] | None = None,
     n_bins: int = DEFAULT_N_BINS,
+    predictions: np.ndarray | None = None,
 ) -> ReferenceProfile:
-    """Profile ``df`` (the model's training data) under ``schema``; see the module docstring for what is kept."""
+    """Profile ``df`` (the model's training data) under ``schema``; see the module docstring for what is kept.
+    ``predictions`` (regression): the model's holdout predictions, the reference of prediction drift."""
     wanted = [c for c in dict.fromkeys([*schema.feature_names, schema.label]) if c in df.columns]
     table = pa.Table.from_pandas(df, columns=wanted, preserve_index=False)  # no copy of the frame
     return profile_from_table(
-        table, schema, confusion_matrix=confusion_matrix, baseline=baseline, n_bins=n_bins, source="dataframe"
+        table,
+        schema,
+        confusion_matrix=confusion_matrix,
+        baseline=baseline,
+        n_bins=n_bins,
+        source="dataframe",
+        predictions=predictions,
     )
 
 

@@ -27,7 +27,7 @@ from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import Correction, DriftConfig
 from driftline.monitors.label_shift import label_shift_section
-from driftline.monitors.performance import performance_section
+from driftline.monitors.performance import performance_section, regression_performance_section
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.report_schema import REPORT_SCHEMA_VERSION
 from driftline.monitors.stattests.base import OTHER, TestResult, coarse_edge_index
@@ -140,6 +140,16 @@ def _feature(spec: FeatureSpec, profile: ReferenceProfile, window: WindowSummary
     numeric = spec.kind is FeatureKind.NUMERIC
     ref = profile.numeric[spec.name] if numeric else profile.categorical[spec.name]
     cur = window.numeric[spec.name] if numeric else window.categorical[spec.name]
+    return _column_entry(spec, ref, cur, cfg)
+
+
+def _column_entry(
+    spec: FeatureSpec,
+    ref: NumericSummary | CategoricalSummary,
+    cur: NumericSummary | CategoricalSummary,
+    cfg: DriftConfig,
+) -> dict[str, Any]:
+    numeric = spec.kind is FeatureKind.NUMERIC
     primary = cfg.primary_for(spec.name, spec.kind)
     if spec.kind not in get_stat_test(primary).kinds:
         raise ConfigError("drift config", f"features.{spec.name}.primary_test", primary, "a test for its kind")
@@ -177,6 +187,26 @@ def _feature(spec: FeatureSpec, profile: ReferenceProfile, window: WindowSummary
         current_histogram=hc,
     )
     return entry
+
+
+def _output_drift(profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any] | None:
+    """Regression: the target's and the predictions' distributions tested like numeric features (unadjusted alpha:
+    two tests, each a question of its own)."""
+    if not profile.schema.is_regression:
+        return None
+    out: dict[str, Any] = {}
+    for name in ("prediction", "label"):
+        if name not in profile.outputs or name not in window.outputs or not window.outputs[name].n:
+            continue
+        entry = _column_entry(FeatureSpec(name, FeatureKind.NUMERIC), profile.outputs[name], window.outputs[name], cfg)
+        if entry["testable"]:
+            r: TestResult = entry["tests"][entry["primary_test"]]
+            effect = r.effect_size if r.effect_size is not None else r.statistic
+            drifted = r.drifted if r.p_value is None else effect >= r.threshold and r.p_value < cfg.alpha
+            entry["drifted"] = bool(drifted)
+        entry["tests"] = {k: v.to_dict() for k, v in entry["tests"].items()}
+        out[name] = entry
+    return out
 
 
 def _decide(features: dict[str, dict[str, Any]], cfg: DriftConfig) -> str:
@@ -242,21 +272,29 @@ def build_report(
         cfg.alpha,
     )
     perf = None
+    regression = profile.schema.is_regression
     if window.has_labels and window.has_predictions:
-        perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
+        if regression:
+            perf = regression_performance_section(profile.baseline, window.residuals, cfg.performance)
+        else:
+            perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
+    outputs = _output_drift(profile, window, cfg)
+    labelled = window.residuals.n if regression else int(window.labels.label_counts.sum())
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "window": {
             "start": _iso(window.ts_min),
             "end": _iso(window.ts_max),
             "rows": window.rows,
-            "labelled_rows": int(window.labels.label_counts.sum()),
+            "labelled_rows": labelled,
             "skipped_files": window.skipped_files,
         },
         "reference": {"source": reference_source or profile.source, "rows": profile.n_rows, "n_bins": profile.n_bins},
         "features": features,
         "label_shift": labels,
         "performance": perf,
+        "task": "regression" if regression else "classification",
+        "prediction_drift": outputs,
         "summary": {
             "drifted_features": drifted,
             "testable_features": len(testable),
@@ -265,6 +303,7 @@ def build_report(
             "method": method,
             "label_shift": labels["shift_detected"],
             "performance_decay": bool(perf and perf["decayed"]),
+            "prediction_drift": bool(outputs and any(e["drifted"] for e in outputs.values())),
             "data_quality": [finding for e in features.values() for finding in e["data_quality"]["findings"]],
         },
         "timings": dict(timings or {}),

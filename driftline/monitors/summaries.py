@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CategoricalSummary", "LabelSummary", "NumericSummary", "WindowSummary", "bin_index"]
+__all__ = ["CategoricalSummary", "LabelSummary", "NumericSummary", "ResidualSummary", "WindowSummary", "bin_index"]
 
 _MAX_EDGES_PER_CELL = 4  # beyond this the lookup table saves nothing over a binary search
 
@@ -220,6 +220,63 @@ class LabelSummary:
 
 
 @dataclass
+class ResidualSummary:
+    """Regression: sums of absolute and squared errors (and their squares) over rows with a label and a prediction,
+    enough for MAE and RMSE with confidence intervals; additive across blocks.
+
+    >>> r = ResidualSummary.from_errors(np.array([1.0, -1.0, 2.0]))
+    >>> r.n, r.mae, round(r.rmse, 4)
+    (3, 1.3333333333333333, 1.4142)
+    """
+
+    n: int = 0
+    abs_sum: float = 0.0
+    abs_sq_sum: float = 0.0  # sum of |e|**2 = sum of e**2
+    sq_sq_sum: float = 0.0  # sum of e**4 (the variance of squared errors, for the RMSE interval)
+
+    @classmethod
+    def from_errors(cls, errors: np.ndarray) -> ResidualSummary:
+        e = np.asarray(errors, np.float64)
+        e = e[np.isfinite(e)]
+        sq = e * e
+        return cls(int(e.size), float(np.abs(e).sum()), float(sq.sum()), float(sq @ sq))
+
+    def merge(self, other: ResidualSummary) -> ResidualSummary:
+        return ResidualSummary(
+            self.n + other.n,
+            self.abs_sum + other.abs_sum,
+            self.abs_sq_sum + other.abs_sq_sum,
+            self.sq_sq_sum + other.sq_sq_sum,
+        )
+
+    @property
+    def mae(self) -> float:
+        return self.abs_sum / self.n if self.n else float("nan")
+
+    @property
+    def mse(self) -> float:
+        return self.abs_sq_sum / self.n if self.n else float("nan")
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(self.mse)) if self.n else float("nan")
+
+    @property
+    def abs_var(self) -> float:
+        """Unbiased variance of the absolute errors."""
+        if self.n < 2:
+            return float("nan")
+        return max(0.0, (self.abs_sq_sum - self.abs_sum**2 / self.n) / (self.n - 1))
+
+    @property
+    def sq_var(self) -> float:
+        """Unbiased variance of the squared errors."""
+        if self.n < 2:
+            return float("nan")
+        return max(0.0, (self.sq_sq_sum - self.abs_sq_sum**2 / self.n) / (self.n - 1))
+
+
+@dataclass
 class WindowSummary:
     """Everything the kernel needs about one window; ``has_labels``/``has_predictions`` say which columns existed."""
 
@@ -232,6 +289,8 @@ class WindowSummary:
     ts_min: int | None = None  # microseconds since the epoch, UTC
     ts_max: int | None = None
     skipped_files: int = 0  # unreadable files left out of the window
+    outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
+    residuals: ResidualSummary = field(default_factory=ResidualSummary)  # regression: rows with label and prediction
 
     def merge(self, other: WindowSummary) -> WindowSummary:
         def _pick(a: int | None, b: int | None, fn: Any) -> int | None:
@@ -247,4 +306,6 @@ class WindowSummary:
             _pick(self.ts_min, other.ts_min, min),
             _pick(self.ts_max, other.ts_max, max),
             self.skipped_files + other.skipped_files,
+            {k: v.merge(other.outputs[k]) for k, v in self.outputs.items()},
+            self.residuals.merge(other.residuals),
         )

@@ -4,7 +4,8 @@ Both engines call :func:`summarize_table` on Arrow tables (the whole window in m
 time), so the same rows are kept and counted the same way: ``role == "served"`` rows only when a ``role``
 column exists, ``since <= timestamp < until`` when bounds are given, labels from the feedback log joined on
 ``(request_id, row)`` (a multi-row request has one label per row; a table without a ``row`` column is row 0),
-else from the label column when the window has one.
+else from the label column when the window has one. For a regression model (no classes) the label and the
+prediction are numbers: the summary bins both on the reference's edges (``outputs``) and sums the residuals.
 
 >>> import numpy as np, pyarrow as pa
 >>> from driftline.monitors.summaries import NumericSummary
@@ -28,7 +29,13 @@ from driftline.core.errors import DataError
 from driftline.datasets.schema import ClassValue, FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
 from driftline.monitors.profile import ReferenceProfile
-from driftline.monitors.summaries import LabelSummary, NumericSummary, WindowSummary
+from driftline.monitors.summaries import (
+    CategoricalSummary,
+    LabelSummary,
+    NumericSummary,
+    ResidualSummary,
+    WindowSummary,
+)
 from driftline.monitors.window_files import WindowFiles, window_files
 
 __all__ = [
@@ -100,6 +107,7 @@ class SummaryPlan:
     until_us: int | None = None
     feedback: Feedback | None = field(default=None, repr=False)
     has_row: bool = False  # the window has a ``row`` column (multi-row requests)
+    outputs: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # regression: label, prediction edges
 
     @property
     def columns(self) -> list[str]:
@@ -163,6 +171,7 @@ class SummaryPlan:
             until_us=until_us,
             feedback=feedback,
             has_row="row" in names,
+            outputs={k: (v.edges, v.mean if v.n else 0.0) for k, v in profile.outputs.items()},
         )
 
 
@@ -198,6 +207,8 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     categorical = {name: category_counts(table.column(name), name) for name in plan.categorical}
     k = len(plan.classes)
     labels = LabelSummary.empty(k)
+    if not k:  # a regression model
+        return _regression_summary(table, plan, numeric, categorical)
     y = p = None
     if plan.feedback is not None:
         y = class_index(plan.feedback.labels_for(table), plan.classes, "label (feedback)")
@@ -212,12 +223,7 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     if y is not None and p is not None and k:
         both = (y >= 0) & (p >= 0)
         labels.joint = np.bincount(y[both] * k + p[both], minlength=k * k).reshape(k, k).astype(np.int64)
-    ts_min = ts_max = None
-    if plan.timestamp_column and table.num_rows:
-        ts = _micros(table.column(plan.timestamp_column))
-        ts = ts[ts != NULL_TS]
-        if ts.size:
-            ts_min, ts_max = int(ts.min()), int(ts.max())
+    ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
         rows=int(table.num_rows),
         numeric=numeric,
@@ -227,6 +233,51 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
         has_predictions=p is not None,
         ts_min=ts_min,
         ts_max=ts_max,
+    )
+
+
+def _time_range(table: pa.Table, plan: SummaryPlan) -> tuple[int | None, int | None]:
+    if plan.timestamp_column and table.num_rows:
+        ts = _micros(table.column(plan.timestamp_column))
+        ts = ts[ts != NULL_TS]
+        if ts.size:
+            return int(ts.min()), int(ts.max())
+    return None, None
+
+
+def _regression_summary(
+    table: pa.Table,
+    plan: SummaryPlan,
+    numeric: dict[str, NumericSummary],
+    categorical: dict[str, CategoricalSummary],
+) -> WindowSummary:
+    """Numbers for label and prediction: their histograms on the reference's edges and the residuals' sums."""
+    y = p = None
+    if plan.feedback is not None:
+        y = float_values(plan.feedback.labels_for(table), "label (feedback)")
+    elif plan.label_column is not None:
+        y = float_values(table.column(plan.label_column), plan.label_column)
+    if plan.prediction_column is not None:
+        p = float_values(table.column(plan.prediction_column), plan.prediction_column)
+    outputs: dict[str, NumericSummary] = {}
+    for name, values in (("label", y), ("prediction", p)):
+        if name in plan.outputs:
+            edges, shift = plan.outputs[name]
+            present = values[~np.isnan(values)] if values is not None else np.empty(0)
+            outputs[name] = NumericSummary.from_values(present, edges, shift)
+    residuals = ResidualSummary.from_errors(p - y) if y is not None and p is not None else ResidualSummary()
+    ts_min, ts_max = _time_range(table, plan)
+    return WindowSummary(
+        rows=int(table.num_rows),
+        numeric=numeric,
+        categorical=categorical,
+        labels=LabelSummary.empty(0),
+        has_labels=y is not None,
+        has_predictions=p is not None,
+        ts_min=ts_min,
+        ts_max=ts_max,
+        outputs=outputs,
+        residuals=residuals,
     )
 
 

@@ -13,6 +13,10 @@ decides. Training uses the local executor (the same loop Ray Train runs). Varian
 A continual ``update`` is ``continual_steps`` optimiser steps on the new rows (cold: a cold retrain). Baselines on
 the same evaluated rows: predicting the previous row's label, and the majority class.
 
+A regression stream (no classes) is scored by RMSE and MAE per window and overall (``accuracy`` is then absent),
+the monitor tests RMSE against the baseline, and the 0/1 error detector (DDM) is not fed: the triggered policy
+acts on the report alone. Its baselines are the previous row's target and the training mean.
+
 >>> from driftline.train_jobs.retrain_config import RetrainConfig
 >>> stream = load_backtest_stream("concept_drift", n_rows=1200, seed=3)
 >>> cfg = RetrainConfig(backtest={"window_rows": 200, "initial_rows": 400, "train_rows": 400, "cold_epochs": 2})
@@ -36,6 +40,7 @@ from driftline.core.config_loader import load_yaml_model
 from driftline.core.errors import ConfigError
 from driftline.datasets import ELEC2_SCHEMA, SCENARIOS, SYNTHETIC_SCHEMA, DatasetSchema, generate_stream, load_elec2
 from driftline.datasets.schema import FeatureKind, FeatureSpec
+from driftline.datasets.synthetic import REGRESSION_SCHEMA
 from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
 from driftline.platform.policy import DecisionKind, PolicyState, decide
@@ -91,7 +96,8 @@ def load_backtest_stream(
     if name not in SCENARIOS:
         raise ConfigError("--stream", "stream", name, f"elec2 or a synthetic scenario: {', '.join(sorted(SCENARIOS))}")
     frame, truth = generate_stream(name, n_rows=n_rows, seed=seed)
-    return BacktestStream(name, frame, SYNTHETIC_SCHEMA, list(truth.change_points))
+    schema = REGRESSION_SCHEMA if name.startswith("regression") else SYNTHETIC_SCHEMA
+    return BacktestStream(name, frame, schema, list(truth.change_points))
 
 
 def backtest_policy(strategy: str, bcfg: BacktestConfig) -> PolicyConfig:
@@ -131,6 +137,10 @@ def backtest_policy(strategy: str, bcfg: BacktestConfig) -> PolicyConfig:
 
 
 def _accuracy(bundle: ModelBundle, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class index, correct) per row; regression: (predicted value, absolute error) per row."""
+    if bundle.is_regression:
+        values = bundle.predict_values(frame)
+        return values, np.abs(values - encode_labels(frame, bundle))
     pred = bundle.predict_proba(frame).argmax(axis=1)
     return pred, pred == encode_labels(frame, bundle)
 
@@ -176,6 +186,13 @@ class _Run:
         from driftline.monitors.profile import build_reference_profile
 
         pred, correct = _accuracy(self.bundle, data)
+        if self.bundle.is_regression:  # ``correct`` holds absolute errors
+            self.baseline = float(np.sqrt(np.mean(correct**2)))
+            base = {"rmse": self.baseline, "mae": float(correct.mean()), "n": float(len(data))}
+            self.profile = build_reference_profile(
+                data, self.stream.schema, baseline=base, n_bins=_PROFILE_BINS, predictions=pred
+            )
+            return
         self.baseline = float(correct.mean())  # in-sample: optimistic by the (small) generalisation gap
         k = len(self.bundle.classes)
         y = encode_labels(data, self.bundle)
@@ -191,7 +208,8 @@ class _Run:
         from driftline.monitors.report import build_report
 
         cols = [*self.stream.schema.feature_names, self.stream.schema.label]
-        current = window[cols].assign(prediction=np.asarray(self.bundle.classes)[pred])
+        predicted = pred if self.bundle.is_regression else np.asarray(self.bundle.classes)[pred]
+        current = window[cols].assign(prediction=predicted)
         # The Wasserstein kernel multiplies an infinite outer-bin width by 0 (harmless NaN it then ignores); keep
         # the resulting RuntimeWarning out of a 130-window backtest's console.
         with np.errstate(invalid="ignore"):
@@ -205,17 +223,24 @@ def _replay(run: _Run) -> dict[str, Any]:
     run.fit(b.initial_rows, cold=True)  # every variant starts from the same cold-trained first model
     state = PolicyState.start(_EPOCH + timedelta(seconds=b.initial_rows * b.row_seconds))
     detector = DDM()
-    correct_total, seen_total, over_time = 0, 0, []
+    regression = run.stream.schema.is_regression
+    correct_total, seen_total, over_time = 0.0, 0, []
+    abs_total, sq_total = 0.0, 0.0
     for start in range(b.initial_rows, len(frame), b.window_rows):
         window = frame.iloc[start : start + b.window_rows]
         end = start + len(window)
         pred, correct = _accuracy(run.bundle, window)
-        correct_total += int(correct.sum())
         seen_total += len(window)
-        over_time.append([end, float(correct.mean())])
         fired = False
-        for ok in correct:
-            fired = detector.update(0 if ok else 1).drift_detected or fired
+        if regression:  # ``correct`` holds absolute errors
+            abs_total += float(correct.sum())
+            sq_total += float((correct**2).sum())
+            over_time.append([end, float(np.sqrt(np.mean(correct**2)))])
+        else:
+            correct_total += int(correct.sum())
+            over_time.append([end, float(correct.mean())])
+            for ok in correct:
+                fired = detector.update(0 if ok else 1).drift_detected or fired
         report = run.report(window, pred) if run.policy.strategy is Strategy.TRIGGERED else None
         now = _EPOCH + timedelta(seconds=end * b.row_seconds)
         state = state.observe(len(window), len(window), detector_fired=fired)
@@ -228,21 +253,50 @@ def _replay(run: _Run) -> dict[str, Any]:
             run.fit(end, update_steps=decision.steps)
             run.retrain_at.append(end)
         state = state.after(decision, now)
+    scores: dict[str, Any] = (
+        {"rmse": float(np.sqrt(sq_total / max(seen_total, 1))), "mae": abs_total / max(seen_total, 1)}
+        if regression
+        else {"accuracy": correct_total / max(seen_total, 1)}
+    )
     return {
         "stream": run.stream.name,
         "policy": run.policy.strategy.value,
         "variant": run.variant,
-        "accuracy": correct_total / max(seen_total, 1),
+        **scores,
         "retrains": len(run.retrain_at),
         "train_seconds": round(run.train_seconds, 3),
         "retrain_at": run.retrain_at,
-        "accuracy_over_time": over_time,
+        ("rmse_over_time" if regression else "accuracy_over_time"): over_time,
         "evaluated_rows": seen_total,
     }
 
 
+def _regression_baselines(stream: BacktestStream, first_row: int) -> list[dict[str, Any]]:
+    """The previous row's target, and the mean of the rows before ``first_row``, scored on rows ``first_row:``."""
+    y = stream.frame[stream.schema.label].to_numpy(dtype=np.float64)
+    evaluated = y[first_row:]
+    guesses = {"previous_label": y[first_row - 1 : -1], "training_mean": np.full(len(evaluated), y[:first_row].mean())}
+    return [
+        {
+            "stream": stream.name,
+            "policy": "baseline",
+            "variant": name,
+            "rmse": float(np.sqrt(np.mean((guess - evaluated) ** 2))),
+            "mae": float(np.mean(np.abs(guess - evaluated))),
+            "retrains": 0,
+            "train_seconds": 0.0,
+            "retrain_at": [],
+            "rmse_over_time": [],
+        }
+        for name, guess in guesses.items()
+    ]
+
+
 def baselines(stream: BacktestStream, first_row: int) -> list[dict[str, Any]]:
-    """Predict-previous-label and majority-class accuracy on rows ``first_row:`` (and previous-label overall)."""
+    """Predict-previous-label and majority-class accuracy on rows ``first_row:`` (and previous-label overall);
+    for regression, RMSE/MAE of the previous row's target and of the training mean."""
+    if stream.schema.is_regression:
+        return _regression_baselines(stream, max(first_row, 1))
     y = stream.frame[stream.schema.label].to_numpy()
     prev = (y[1:] == y[:-1]).astype(float)  # row i+1 predicted by row i's label
     evaluated = prev[max(first_row - 1, 0) :]

@@ -18,7 +18,15 @@ _STYLES = {"cold": ":", "warm": "--", "warm+replay": "-"}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """One line per row: policy, variant, prequential accuracy, retrains, training seconds."""
+    """One line per row: policy, variant, prequential accuracy (regression: RMSE and MAE), retrains, training s."""
+    if rows and "rmse" in rows[0]:
+        lines = ["| policy | variant | RMSE | MAE | retrains | train s |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(
+                f"| {r['policy']} | {r['variant']} | {r['rmse']:.4f} | {r['mae']:.4f} | {r['retrains']} | "
+                f"{r['train_seconds']:.1f} |"
+            )
+        return "\n".join(lines)
     lines = ["| policy | variant | accuracy | retrains | train s |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(
@@ -35,8 +43,9 @@ def plot_backtest(rows: list[dict[str, Any]], out: Path, title: str, change_poin
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(12, 5.5))
+    metric = "rmse" if rows and "rmse" in rows[0] else "accuracy"
     for r in rows:
-        series = r.get("accuracy_over_time") or []
+        series = r.get(f"{metric}_over_time") or []
         if not series or r.get("note"):
             continue
         x = [p[0] for p in series]
@@ -49,14 +58,12 @@ def plot_backtest(rows: list[dict[str, Any]], out: Path, title: str, change_poin
             ax.plot([m[0] for m in marks], [m[1] for m in marks], "o", color=color, ms=3.5)
     for r in rows:
         if r["policy"] == "baseline":
-            ax.axhline(r["accuracy"], color="black", lw=0.8, ls="-." if "previous" in r["variant"] else (0, (1, 3)))
-            ax.annotate(
-                f"{r['variant']} {r['accuracy']:.3f}", (0.01, r["accuracy"]), xycoords=("axes fraction", "data")
-            )
+            ax.axhline(r[metric], color="black", lw=0.8, ls="-." if "previous" in r["variant"] else (0, (1, 3)))
+            ax.annotate(f"{r['variant']} {r[metric]:.3f}", (0.01, r[metric]), xycoords=("axes fraction", "data"))
     for cp in change_points or []:
         ax.axvline(cp, color="purple", lw=1.5, alpha=0.6)
     ax.set_xlabel("row (end of window)")
-    ax.set_ylabel("accuracy in window (test-then-train)")
+    ax.set_ylabel(f"{'RMSE' if metric == 'rmse' else 'accuracy'} in window (test-then-train)")
     ax.set_title(title + "  (dots: retrains/updates; purple: true change points)")
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     fig.tight_layout()

@@ -104,7 +104,7 @@ def train(config: ConfigOpt = None, workdir: WorkdirOpt = None) -> None:
         result = train_champion(cfg, progress=lambda msg: status.update(msg))
     console.print(
         f"[green]registered[/] {result.version.name} version {result.version.version} as champion: "
-        f"validation accuracy {result.val_accuracy:.3f} on {result.val_rows} rows ({result.seconds:.1f}s)"
+        f"{result.quality} on {result.val_rows} rows ({result.seconds:.1f}s)"
     )
     console.print(f"MLflow: {cfg.tracking_uri}")
 

@@ -165,9 +165,7 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
     try:
         with console.status("training the champion on Ray Train") as status:
             champion = train_champion(cfg, progress=lambda msg: status.update(msg))
-        console.print(
-            f"[green]✓[/] champion v{champion.version.version}: validation accuracy {champion.val_accuracy:.3f}"
-        )
+        console.print(f"[green]✓[/] champion v{champion.version.version}: {champion.quality}")
         with console.status("deploying the Serve application"):
             url = deploy(cfg, port=free_port())
         console.print(f"[green]✓[/] serving at {url}")

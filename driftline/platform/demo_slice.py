@@ -22,7 +22,7 @@ def run_slice_demo(cfg: DriftlineConfig, console: Console, n_requests: int = 8) 
             result = train_champion(cfg, progress=lambda msg: status.update(msg))
         console.print(
             f"[green]✓[/] champion = {result.version.name} v{result.version.version}, "
-            f"validation accuracy {result.val_accuracy:.3f} ({result.seconds:.1f}s)"
+            f"{result.quality} ({result.seconds:.1f}s)"
         )
         with console.status("deploying the Serve application"):
             url = deploy(cfg, port=free_port())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -74,7 +74,11 @@ class TriggerConfig(StrictModel):
     performance_drop: float | None = Field(
         default=0.05,
         gt=0,
-        description="Fire when baseline - current metric (accuracy) >= this and the drop is significant; null off.",
+        description="Fire when baseline - current accuracy >= this (regression: when RMSE/MAE rose by this share of "
+        "the baseline, 0.05 = 5%) and the change is significant; null off.",
+    )
+    performance_metric: Literal["rmse", "mae"] | None = Field(
+        default=None, description="Regression: the error metric the performance trigger reads; null: the report's."
     )
     significance: float = Field(
         default=0.01,

@@ -26,6 +26,9 @@ __all__ = ["LOWER_IS_BETTER", "Signals", "read_signals"]
 
 # Metrics where a larger value is worse; for these the decay is current - baseline.
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "log_loss", "error_rate"})
+# Error metrics in the target's own units: their decay is relative to the baseline (0.2 = 20% worse), so one
+# performance_drop means the same for a target in euros or in millimetres.
+RELATIVE_METRICS = frozenset({"rmse", "mae", "mse"})
 
 
 @dataclass
@@ -66,7 +69,15 @@ def _read_performance(perf: PerformanceSection | None, cfg: TriggerConfig, sig: 
         sig.missing.append("performance")
         return
     metric, baseline, current, p_value = perf.metric or "accuracy", perf.baseline, perf.current, perf.p_value
-    drop = current - baseline if metric in LOWER_IS_BETTER else baseline - current
+    ci_low, ci_high = perf.ci_low, perf.ci_high
+    chosen = (perf.model_extra or {}).get("metrics", {}).get(cfg.performance_metric or "")
+    if isinstance(chosen, dict) and chosen.get("baseline") is not None and chosen.get("current") is not None:
+        metric, baseline, current = cfg.performance_metric or metric, chosen["baseline"], chosen["current"]
+        p_value, ci_low, ci_high = chosen.get("p_value"), chosen.get("ci_low"), chosen.get("ci_high")
+    if metric in RELATIVE_METRICS:
+        drop = (current - baseline) / baseline if baseline > 0 else 0.0
+    else:
+        drop = current - baseline if metric in LOWER_IS_BETTER else baseline - current
     significant = p_value <= cfg.significance if p_value is not None else perf.decayed
     sig.benefit = drop
     sig.evidence["performance"] = {
@@ -75,17 +86,24 @@ def _read_performance(perf: PerformanceSection | None, cfg: TriggerConfig, sig: 
         "current": current,
         "drop": drop,
         "p_value": p_value,
-        "ci_low": perf.ci_low,
-        "ci_high": perf.ci_high,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
         "n": perf.n,
         "significant": significant,
     }
     change = f"{metric} {'decayed' if drop > 0 else 'moved'} {baseline:.2f} -> {current:.2f}"
+    if metric in RELATIVE_METRICS:
+        change += f" ({drop:+.0%})"
     sig_text = f"p={p_value:.3g}" if p_value is not None else f"report decayed={perf.decayed}"
     if cfg.performance_drop is None:
         sig.quiet.append(f"{change} (performance trigger off)")
     elif drop >= cfg.performance_drop and significant:
-        sig.fired["performance"] = f"{change} (drop {drop:.2f} >= {cfg.performance_drop:.2f}, {sig_text})"
+        size = (
+            f"rise {drop:.0%} >= {cfg.performance_drop:.0%}"
+            if metric in RELATIVE_METRICS
+            else f"drop {drop:.2f} >= {cfg.performance_drop:.2f}"
+        )
+        sig.fired["performance"] = f"{change} ({size}, {sig_text})"
     elif drop >= cfg.performance_drop:
         sig.quiet.append(f"{change} but not significantly ({sig_text}, need p <= {cfg.significance:g})")
     else:

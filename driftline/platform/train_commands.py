@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from driftline.core.errors import ConfigError
+
 __all__ = ["register"]
 
 console = Console(stderr=True)
@@ -55,7 +57,10 @@ def retrain(
 
 
 def backtest(
-    stream: Annotated[str, typer.Option(help="elec2 or a synthetic scenario name.")] = "elec2",
+    stream: Annotated[
+        str | None,
+        typer.Option(help="dataset (your table, the default with a dataset: config), elec2, or a synthetic scenario."),
+    ] = None,
     policies: Annotated[str, typer.Option(help="Comma list of never,periodic,triggered,continual.")] = (
         "never,periodic,triggered,continual"
     ),
@@ -73,19 +78,30 @@ def backtest(
 
     cfg = load_config(config)
     rcfg = load_retrain_config(retrain_config)
-    data = load_backtest_stream(
-        stream,
-        n_rows=n_rows,
-        seed=cfg.data.seed,
-        causal_features=rcfg.backtest.causal_features,
-        elec2_path=str(cfg.data.resolved_elec2_path()),
-    )
+    stream = stream or ("dataset" if cfg.dataset is not None else "elec2")
+    if stream == "dataset":
+        from driftline.datasets import load_training_data
+        from driftline.platform.backtest import BacktestStream
+
+        if cfg.dataset is None:
+            raise ConfigError("--stream", "stream", stream, "a config with a dataset: section (driftline init)")
+        frame, schema = load_training_data(cfg)
+        data = BacktestStream(Path(str(cfg.dataset.path)).name, frame.reset_index(drop=True), schema)
+    else:
+        data = load_backtest_stream(
+            stream,
+            n_rows=n_rows,
+            seed=cfg.data.seed,
+            causal_features=rcfg.backtest.causal_features,
+            elec2_path=str(cfg.data.resolved_elec2_path()),
+        )
     names = [p.strip() for p in policies.split(",") if p.strip()]
     kinds = [v.strip() for v in variants.split(",") if v.strip()]
     with console.status(f"backtesting {len(names)} policies x {len(kinds)} variants on {data.name}"):
         rows = run_backtest(data, names, kinds, rcfg, with_baselines=True)
-    path = write_backtest(rows, out, f"{data.name}: accuracy per window", data.change_points)
+    metric = "rmse" if data.schema.is_regression else "accuracy"
+    path = write_backtest(rows, out, f"{data.name}: {metric} per window", data.change_points)
     print(markdown_table(rows))
     console.print(f"[green]wrote[/] {path}, {out / 'backtest.png'}")
-    summary = {r["policy"] + "/" + r["variant"]: round(r["accuracy"], 4) for r in rows}
+    summary = {r["policy"] + "/" + r["variant"]: round(r[metric], 4) for r in rows}
     console.print(json.dumps(summary))

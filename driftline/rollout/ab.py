@@ -1,5 +1,7 @@
 """A/B mode: a sticky share of users gets the candidate; a sequential test (mSPRT, an always-valid p-value, safe
-to read at every tick) or one fixed-horizon test decides on accuracy, error rate or latency. A sample-ratio-mismatch
+to read at every tick) or one fixed-horizon test decides on accuracy, error rate, latency or (regression) the
+absolute error of labelled answers, a continuous metric tested like latency (mSPRT on two means, or Welch); for a
+regression model the default ``accuracy`` reads as ``abs_error``. A sample-ratio-mismatch
 guard (sequential too: valid at every tick) rolls back when the arms' sizes stop matching the configured split.
 
 >>> spec = ABSpec(metric="error_rate", min_samples_per_arm=100)
@@ -41,6 +43,7 @@ class ABMetric(str, Enum):
     ACCURACY = "accuracy"  # from labelled feedback, higher is better
     ERROR_RATE = "error_rate"  # failed requests, lower is better
     LATENCY = "latency"  # seconds, lower is better
+    ABS_ERROR = "abs_error"  # regression: absolute error of labelled answers, lower is better
 
 
 class ABTest(str, Enum):
@@ -50,7 +53,7 @@ class ABTest(str, Enum):
 
 class ABSpec(StrictModel):
     candidate_share: float = Field(default=0.5, gt=0, lt=1, description="Share of keys assigned to the candidate.")
-    metric: ABMetric = Field(default=ABMetric.ACCURACY, description="accuracy | error_rate | latency.")
+    metric: ABMetric = Field(default=ABMetric.ACCURACY, description="accuracy | error_rate | latency | abs_error.")
     test: ABTest = Field(default=ABTest.MSPRT, description="msprt (sequential, default) | fixed (one look).")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="False-promotion/rollback rate of the test.")
     msprt_tau: float = Field(
@@ -80,7 +83,9 @@ def ab_step(state: RolloutState, now: float) -> Decision:
     ab = state.spec.ab
     assert ab is not None
     champ, cand = state.champion, state.candidate
-    evidence: dict[str, Any] = {**arms(state), "metric": ab.metric.value, "test": ab.test.value}
+    # A regression model's labels are absolute errors: the default accuracy metric means "quality" there.
+    metric = ABMetric.ABS_ERROR if ab.metric is ABMetric.ACCURACY and (champ.scored or cand.scored) else ab.metric
+    evidence: dict[str, Any] = {**arms(state), "metric": metric.value, "test": ab.test.value}
     guard = _srm_guard(ab, champ, cand, state.srm_p_value)
     if guard is not None:
         state = state.evolve(srm_p_value=guard.p_value)
@@ -91,23 +96,23 @@ def ab_step(state: RolloutState, now: float) -> Decision:
                 f" vs configured {ab.candidate_share:.4f} (p={guard.p_value:.3g} < {ab.srm_alpha})"
             )
             return decide(Action.ROLLBACK, state, Phase.ROLLED_BACK, now, reason, evidence)
-    n = min(_ab_sizes(ab.metric, champ, cand))
+    n = min(_ab_sizes(metric, champ, cand))
     if n < ab.min_samples_per_arm:
         return Decision(Action.HOLD, state, f"A/B: {n}/{ab.min_samples_per_arm} samples in the smaller arm", evidence)
     if ab.test is ABTest.FIXED and n < ab.max_samples_per_arm:
         reason = f"A/B fixed-horizon test runs once at {ab.max_samples_per_arm} samples per arm; now {n}"
         return Decision(Action.HOLD, state, reason, evidence)
-    result = _ab_test(ab, champ, cand, state.p_value)
+    result = _ab_test(ab, metric, champ, cand, state.p_value)
     state = state.evolve(p_value=result.p_value) if ab.test is ABTest.MSPRT else state
     evidence["result"] = result.to_dict()
-    if ab.metric is ABMetric.LATENCY:
+    if metric is ABMetric.LATENCY:
         evidence["mann_whitney"] = mann_whitney_from_counts(champ.latency.counts, cand.latency.counts).to_dict()
     summary = (
-        f"{ab.metric.value} effect {result.effect:+.4g} (CI {result.ci_low:+.4g}..{result.ci_high:+.4g}), "
+        f"{metric.value} effect {result.effect:+.4g} (CI {result.ci_low:+.4g}..{result.ci_high:+.4g}), "
         f"p={result.p_value:.3g}, n={n}"
     )
     if result.significant:
-        better = result.effect > 0 if ab.metric is ABMetric.ACCURACY else result.effect < 0
+        better = result.effect > 0 if metric is ABMetric.ACCURACY else result.effect < 0
         if better:
             return decide(Action.PROMOTE, state, Phase.PROMOTED, now, f"candidate better: {summary}", evidence)
         return decide(Action.ROLLBACK, state, Phase.ROLLED_BACK, now, f"candidate worse: {summary}", evidence)
@@ -133,25 +138,26 @@ def _ab_sizes(metric: ABMetric, champ: VariantCounters, cand: VariantCounters) -
         return champ.labelled, cand.labelled
     if metric is ABMetric.LATENCY:
         return champ.latency_n, cand.latency_n
+    if metric is ABMetric.ABS_ERROR:
+        return champ.scored, cand.scored
     return champ.requests, cand.requests
 
 
-def _ab_test(ab: ABSpec, champ: VariantCounters, cand: VariantCounters, previous_p: float) -> StatResult:
+def _ab_test(
+    ab: ABSpec, metric: ABMetric, champ: VariantCounters, cand: VariantCounters, previous_p: float
+) -> StatResult:
     sequential = ab.test is ABTest.MSPRT
-    if ab.metric is ABMetric.LATENCY:
-        args = (
-            champ.latency_mean,
-            champ.latency_var,
-            champ.latency_n,
-            cand.latency_mean,
-            cand.latency_var,
-            cand.latency_n,
-        )
+    if metric in (ABMetric.LATENCY, ABMetric.ABS_ERROR):
+        if metric is ABMetric.LATENCY:
+            a = (champ.latency_mean, champ.latency_var, champ.latency_n)
+            b = (cand.latency_mean, cand.latency_var, cand.latency_n)
+        else:
+            a, b = (champ.mae, champ.abs_error_var, champ.scored), (cand.mae, cand.abs_error_var, cand.scored)
         if not sequential:
-            return welch_from_stats(*args, alpha=ab.alpha)
-        tau = ab.msprt_tau * math.sqrt((champ.latency_var + cand.latency_var) / 2.0)
-        return msprt_normal(*args, tau=max(tau, 1e-12), alpha=ab.alpha, previous_p_value=previous_p)
-    if ab.metric is ABMetric.ACCURACY:
+            return welch_from_stats(*a, *b, alpha=ab.alpha)
+        tau = ab.msprt_tau * math.sqrt((a[1] + b[1]) / 2.0)
+        return msprt_normal(*a, *b, tau=max(tau, 1e-12), alpha=ab.alpha, previous_p_value=previous_p)
+    if metric is ABMetric.ACCURACY:
         counts = (champ.correct, champ.labelled, cand.correct, cand.labelled)
     else:
         counts = (champ.errors, champ.requests, cand.errors, cand.requests)

@@ -1,5 +1,7 @@
 """Canary mode: the candidate serves a growing share of users, step by step; each step checks error rate, p99
-latency and (with enough labels) non-inferior accuracy against the champion, then advances, holds or rolls back.
+latency and (with enough labels) non-inferior quality against the champion, then advances, holds or rolls back.
+Quality is accuracy for a classifier; for a regression model it is the mean absolute error, and the candidate fails
+only when the whole Welch CI of (candidate - champion) MAE lies above ``max_mae_increase`` times the champion's MAE.
 
 >>> from driftline.rollout.counters import Observation, VariantCounters
 >>> from driftline.rollout.machine import start, step
@@ -20,7 +22,7 @@ import math
 
 from pydantic import Field, field_validator
 
-from driftline.core.stats import two_proportion
+from driftline.core.stats import two_proportion, welch_from_stats
 from driftline.core.strict import StrictModel
 from driftline.rollout.checks import Check, arms, at_most, ratio
 from driftline.rollout.counters import VariantCounters
@@ -46,6 +48,12 @@ class CanarySpec(StrictModel):
         ge=-1,
         le=1,
         description="Candidate minus champion accuracy allowed; fails when the whole CI lies below it.",
+    )
+    max_mae_increase: float = Field(
+        default=0.05,
+        ge=0,
+        description="Regression: candidate minus champion MAE allowed, as a share of the champion's MAE; fails when "
+        "the whole CI lies above it.",
     )
     min_labelled: int = Field(default=200, ge=1, description="Labelled requests per arm before quality is tested.")
     quality_alpha: float = Field(default=0.05, gt=0, lt=1, description="Alpha of the quality CI.")
@@ -114,7 +122,9 @@ def canary_checks(c: CanarySpec, cand: VariantCounters, champ: VariantCounters) 
         at_most("error_rate_increase", cand.error_rate - champ.error_rate, c.max_error_rate_increase),
         at_most("p99_latency_ratio", ratio(cand.p99, champ.p99), c.max_p99_latency_ratio),
     ]
-    if cand.labelled >= c.min_labelled and champ.labelled >= c.min_labelled:
+    if cand.scored or champ.scored:  # a regression model: labels are scored by absolute error
+        checks.append(_mae_check(c, cand, champ))
+    elif cand.labelled >= c.min_labelled and champ.labelled >= c.min_labelled:
         r = two_proportion(champ.correct, champ.labelled, cand.correct, cand.labelled, alpha=c.quality_alpha)
         # Non-inferiority: fail only when the whole CI of (candidate - champion) accuracy is below the margin.
         note = (
@@ -128,3 +138,20 @@ def canary_checks(c: CanarySpec, cand: VariantCounters, champ: VariantCounters) 
         note = f"skipped: labelled {cand.labelled}/{champ.labelled} < {c.min_labelled} per arm"
         checks.append(Check("quality_delta_ci_high", math.nan, c.min_quality_delta, True, note))
     return checks
+
+
+def _mae_check(c: CanarySpec, cand: VariantCounters, champ: VariantCounters) -> Check:
+    """Non-inferiority on absolute error: fail only when the CI's low end of (candidate - champion) MAE exceeds the
+    allowed increase (``max_mae_increase`` x the champion's MAE)."""
+    limit = c.max_mae_increase * champ.mae if champ.scored else math.nan
+    if cand.scored < c.min_labelled or champ.scored < c.min_labelled:
+        note = f"skipped: scored labels {cand.scored}/{champ.scored} < {c.min_labelled} per arm"
+        return Check("mae_increase_ci_low", math.nan, limit, True, note)
+    r = welch_from_stats(
+        champ.mae, champ.abs_error_var, champ.scored, cand.mae, cand.abs_error_var, cand.scored, alpha=c.quality_alpha
+    )
+    note = (
+        f"MAE {cand.mae:.4g} vs champion {champ.mae:.4g}: delta {r.effect:+.4g} (CI {r.ci_low:+.4g}..{r.ci_high:+.4g}, "
+        f"p={r.p_value:.3g}) vs allowed +{limit:.4g} ({c.max_mae_increase:.0%} of the champion's)"
+    )
+    return Check("mae_increase_ci_low", r.ci_low, limit, r.ci_low <= limit, note)

@@ -64,6 +64,7 @@ def arm_summary(c: VariantCounters) -> dict[str, Any]:
         "p99": finite_or_none(c.p99),
         "labelled": c.labelled,
         "accuracy": finite_or_none(c.accuracy),
+        **({"scored": c.scored, "mae": finite_or_none(c.mae)} if c.scored else {}),
     }
 
 

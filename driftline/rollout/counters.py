@@ -87,7 +87,8 @@ class LatencyHistogram:
 
 @dataclass(frozen=True)
 class VariantCounters:
-    """Additive per-variant counters: requests, errors, labels, agreement with the champion, latency."""
+    """Additive per-variant counters: requests, errors, labels, agreement with the champion, latency; for a regression
+    model the labels count absolute errors (``scored``, their sum and sum of squares) instead of right answers."""
 
     requests: int = 0
     errors: int = 0
@@ -98,10 +99,13 @@ class VariantCounters:
     latency_sum: float = 0.0
     latency_sq_sum: float = 0.0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    scored: int = 0  # regression: labels scored by absolute error
+    abs_error_sum: float = 0.0
+    abs_error_sq_sum: float = 0.0
 
     def __post_init__(self) -> None:
         ints = (self.requests, self.errors, self.labelled, self.correct, self.compared, self.agreed)
-        if any(v < 0 for v in ints) or self.errors > self.requests or self.correct > self.labelled:
+        if any(v < 0 for v in (*ints, self.scored)) or self.errors > self.requests or self.correct > self.labelled:
             raise RolloutError(
                 f"Inconsistent counters {self.to_dict(with_latency=False)}.",
                 "Counts must be >= 0, errors <= requests, correct <= labelled, agreed <= compared.",
@@ -119,19 +123,24 @@ class VariantCounters:
         correct: int = 0,
         compared: int = 0,
         agreed: int = 0,
+        abs_errors: Iterable[float] = (),
     ) -> VariantCounters:
-        """Counters for one window from its latencies (one per request) and counts."""
+        """Counters for one window from its latencies (one per request), counts and absolute errors (regression)."""
         lat = [float(x) for x in latencies]
+        errs = [float(x) for x in abs_errors]
         return cls(
-            len(lat),
-            errors,
-            labelled,
-            correct,
-            compared,
-            agreed,
-            sum(lat),
-            sum(x * x for x in lat),
-            LatencyHistogram.from_samples(lat),
+            requests=len(lat),
+            errors=errors,
+            labelled=labelled,
+            correct=correct,
+            compared=compared,
+            agreed=agreed,
+            latency_sum=sum(lat),
+            latency_sq_sum=sum(x * x for x in lat),
+            latency=LatencyHistogram.from_samples(lat),
+            scored=len(errs),
+            abs_error_sum=sum(errs),
+            abs_error_sq_sum=sum(x * x for x in errs),
         )
 
     def __add__(self, other: VariantCounters) -> VariantCounters:
@@ -146,6 +155,19 @@ class VariantCounters:
     @property
     def accuracy(self) -> float:
         return self.correct / self.labelled if self.labelled else math.nan
+
+    @property
+    def mae(self) -> float:
+        """Mean absolute error of the scored (regression) labels; NaN without any."""
+        return self.abs_error_sum / self.scored if self.scored else math.nan
+
+    @property
+    def abs_error_var(self) -> float:
+        """Unbiased variance of the absolute errors (clipped at 0 against rounding)."""
+        n = self.scored
+        if n < 2:
+            return math.nan
+        return max(0.0, (self.abs_error_sq_sum - self.abs_error_sum**2 / n) / (n - 1))
 
     @property
     def agreement(self) -> float:

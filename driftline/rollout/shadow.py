@@ -30,7 +30,10 @@ class ShadowSpec(StrictModel):
     max_error_rate: float = Field(default=0.01, ge=0, le=1, description="Highest tolerated candidate error rate.")
     max_p99_ratio: float = Field(default=1.5, gt=0, description="Highest tolerated candidate/champion p99 latency.")
     min_agreement: float | None = Field(
-        default=None, ge=0, le=1, description="Lowest share of identical predictions; null only reports it."
+        default=None,
+        ge=0,
+        le=1,
+        description="Lowest share of identical predictions (regression: within 5%); null only reports it.",
     )
     then_canary: bool = Field(default=False, description="On a pass, continue with the canary section's steps.")
 

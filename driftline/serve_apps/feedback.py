@@ -7,11 +7,16 @@
 >>> parse_feedback({"request_id": "r1", "label": "yes"}, classes=("no", "yes"))[0][0]["label"]
 'yes'
 
-A label must be one of the model's classes and of the same kind: ``true`` is not the class ``1``.
+A label must be one of the model's classes and of the same kind: ``true`` is not the class ``1``. For a regression
+model it is a finite number:
+
+>>> parse_feedback({"request_id": "r1", "label": 12}, classes=(), regression=True)[0][0]["label"]
+12.0
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from driftline.datasets.schema import ClassValue, match_class
@@ -20,7 +25,20 @@ from driftline.serve_apps.payload import PayloadError
 __all__ = ["parse_feedback"]
 
 
-def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None) -> dict[str, Any]:
+def _number(label: Any, where: str, index: int | None) -> float:
+    """A regression label: a finite number (not a boolean)."""
+    if isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
+        raise PayloadError(
+            422,
+            "wrong_type",
+            f"{where}'label' must be a finite number (a regression target), got {label!r}.",
+            "label",
+            index,
+        )
+    return float(label)
+
+
+def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None, regression: bool = False) -> dict[str, Any]:
     where = "" if index is None else f"Item {index}: "
     if not isinstance(raw, dict):
         raise PayloadError(422, "bad_item", f"{where}feedback must be an object {{request_id, label}}.", row=index)
@@ -29,7 +47,9 @@ def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None) -> dict[
         raise PayloadError(
             422, "bad_request_id", f"{where}'request_id' must be a non-empty string.", "request_id", index
         )
-    if not isinstance(label, (str, int, float, bool)):
+    if regression:
+        label = _number(label, where, index)
+    elif not isinstance(label, (str, int, float, bool)):
         raise PayloadError(
             422,
             "wrong_type",
@@ -37,12 +57,13 @@ def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None) -> dict[
             "label",
             index,
         )
-    known = match_class(label, classes)
-    if known is None:
-        raise PayloadError(
-            422, "unknown_class", f"{where}label {label!r} is not one of {list(classes)}.", "label", index
-        )
-    label = known
+    else:
+        known = match_class(label, classes)
+        if known is None:
+            raise PayloadError(
+                422, "unknown_class", f"{where}label {label!r} is not one of {list(classes)}.", "label", index
+            )
+        label = known
     if isinstance(row, bool) or not isinstance(row, int) or row < 0:
         raise PayloadError(422, "wrong_type", f"{where}'row' must be an integer >= 0.", "row", index)
     token = raw.get("token")
@@ -52,16 +73,16 @@ def _item(raw: Any, classes: tuple[ClassValue, ...], index: int | None) -> dict[
 
 
 def parse_feedback(
-    body: Any, classes: tuple[ClassValue, ...], max_items: int = 10_000
+    body: Any, classes: tuple[ClassValue, ...], max_items: int = 10_000, regression: bool = False
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The validated items and whether the body was the single-item form."""
+    """The validated items and whether the body was the single-item form; ``regression``: labels are numbers."""
     if not isinstance(body, dict):
         raise PayloadError(400, "bad_body", "The body must be a JSON object.")
     if "items" not in body:
-        return [_item(body, classes, None)], True
+        return [_item(body, classes, None, regression)], True
     items = body["items"]
     if not isinstance(items, list) or not items:
         raise PayloadError(422, "empty_batch", "'items' must be a non-empty list.", "items")
     if len(items) > max_items:
         raise PayloadError(413, "batch_too_large", f"{len(items)} items exceed {max_items}; split the batch.")
-    return [_item(raw, classes, i) for i, raw in enumerate(items)], False
+    return [_item(raw, classes, i, regression) for i, raw in enumerate(items)], False

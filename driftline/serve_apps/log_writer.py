@@ -153,10 +153,7 @@ class LogWriter:
             record = {"request_id": key[0], "row": key[1], "timestamp": now, "label": item["label"]}
             self._buffers[FEEDBACK].append(record)
             accepted.append(record)
-            scored = [
-                {"variant": v, "role": role, "model_version": ver, "correct": pred == item["label"]}
-                for role, (v, ver, pred) in entry.items()
-            ]
+            scored = [_score(v, role, ver, pred, item["label"]) for role, (v, ver, pred) in entry.items()]
             outcomes.append({"request_id": key[0], "row": key[1], "status": "accepted", "scored": scored})
         while len(self._labelled) > self._index_size:
             self._labelled.popitem(last=False)
@@ -213,3 +210,11 @@ class LogWriter:
         # Serve calls __del__ on graceful shutdown: nothing buffered is lost.
         self._stop.set()
         self._try_flush()
+
+
+def _score(variant: str, role: str, version: str, prediction: Any, label: Any) -> dict[str, Any]:
+    """How one answer fared against its label: right or wrong, and for a number (regression) its absolute error."""
+    scored = {"variant": variant, "role": role, "model_version": version, "correct": prediction == label}
+    if isinstance(label, float) and isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
+        scored["abs_error"] = abs(float(prediction) - label)
+    return scored

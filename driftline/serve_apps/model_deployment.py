@@ -42,8 +42,8 @@ class InjectedFault(ServingError):
 
 @dataclass(frozen=True)
 class Prediction:
-    predictions: list[Any]
-    probabilities: list[list[float]]
+    predictions: list[Any]  # the user's class values, or numbers for a regression model
+    probabilities: list[list[float]]  # per row; empty lists for a regression model
     model_version: str
 
 
@@ -167,9 +167,14 @@ class ModelReplica:
             frames.append(frame)
             members.append((index, len(frame)))
         if frames and model is not None:
-            proba = model.bundle.predict_proba(pd.concat(frames, ignore_index=True), model.network)
-            labels = np.asarray(model.bundle.classes)[proba.argmax(axis=1)].tolist()
-            probabilities = proba.round(6).tolist()
+            batch = pd.concat(frames, ignore_index=True)
+            if model.bundle.is_regression:
+                labels = model.bundle.predict_values(batch, model.network).tolist()
+                probabilities: list[list[float]] = [[] for _ in labels]
+            else:
+                proba = model.bundle.predict_proba(batch, model.network)
+                labels = np.asarray(model.bundle.classes)[proba.argmax(axis=1)].tolist()
+                probabilities = proba.round(6).tolist()
             start = 0
             for index, rows in members:
                 end = start + rows

@@ -188,19 +188,23 @@ class Router:
                     "role": role,
                     **features,
                     "prediction": pred,
-                    "probabilities": proba,
+                    "probabilities": proba or None,  # a regression model has none
                     "latency_ms": latency_s * 1000.0,
                 }
             )
 
     # ------------------------------------------------------------------ prediction
     async def _call(self, state: ServingState, variant: str, rows: list[dict[str, Any]]) -> Any:
-        """The slot's answer; a timeout or a non-finite probability is an error of the variant that answered."""
+        """The slot's answer; a timeout, a non-finite probability or a non-finite regression prediction is an error
+        of the variant that answered."""
         slot = state.champion_slot if variant == "champion" else state.candidate_slot
         version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
         result = await asyncio.wait_for(self._slots[slot].predict.remote(rows, version), self._timeout)
         if not all(math.isfinite(p) for proba in result.probabilities for p in proba):
             raise ServingError(f"Version {result.model_version} answered non-finite probabilities.")
+        numbers = [p for p in result.predictions if isinstance(p, float)]
+        if not all(math.isfinite(p) for p in numbers):
+            raise ServingError(f"Version {result.model_version} answered non-finite predictions.")
         return result
 
     async def _answer(
@@ -271,6 +275,8 @@ class Router:
             "model_version": result.model_version,
             "variant": variant,
         }
+        if schema.is_regression:  # numbers, no class probabilities
+            del body["probabilities"]
         return JSONResponse(body, headers=headers)
 
     # ------------------------------------------------------------------ feedback
@@ -279,7 +285,8 @@ class Router:
         try:
             state = await self._state()
             body = await read_json(request, self._max_body)
-            items, single = parse_feedback(body, (await self._get_schema(state)).classes)
+            schema = await self._get_schema(state)
+            items, single = parse_feedback(body, schema.classes, regression=schema.is_regression)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
         trusted = self._auth.check(request.headers.get("authorization"))
@@ -301,7 +308,8 @@ class Router:
             for scored in outcome.get("scored", ()):
                 # A label counts for the rollout only while the version that answered still holds its variant.
                 if versions.get(scored["variant"]) == scored["model_version"]:
-                    self._window.label(scored["variant"], scored["correct"])
+                    abs_error = scored.get("abs_error") if schema.is_regression else None
+                    self._window.label(scored["variant"], scored["correct"], abs_error)
         if single:
             outcome = outcomes[0]
             status = FEEDBACK_STATUS[outcome["status"]]

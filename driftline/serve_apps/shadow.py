@@ -56,7 +56,18 @@ class ShadowMirror:
         finally:
             self.in_flight -= 1
         latency = time.perf_counter() - started
-        agreed = sum(a == b for a, b in zip(result.predictions, served.predictions, strict=True))
+        agreed = sum(_agree(a, b) for a, b in zip(result.predictions, served.predictions, strict=True))
         self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
         self._metrics.observe("candidate", "shadow", latency)
         self._log(rows, request_id, result, latency)
+
+
+def _agree(candidate: Any, champion: Any) -> bool:
+    """Same class; for numbers (regression), within 5% of the champion's value (or 1e-9 of zero).
+
+    >>> _agree("yes", "yes"), _agree(10.4, 10.0), _agree(10.6, 10.0)
+    (True, True, False)
+    """
+    if isinstance(champion, float) and isinstance(candidate, float):
+        return abs(candidate - champion) <= 0.05 * abs(champion) + 1e-9
+    return bool(candidate == champion)

@@ -23,6 +23,7 @@ class _Tally:
     errors: int = 0
     labelled: int = 0
     correct: int = 0
+    abs_errors: list[float] = field(default_factory=list)
     compared: int = 0
     agreed: int = 0
 
@@ -32,6 +33,7 @@ class _Tally:
             errors=self.errors,
             labelled=self.labelled,
             correct=self.correct,
+            abs_errors=self.abs_errors,
             compared=self.compared,
             agreed=self.agreed,
         )
@@ -50,8 +52,12 @@ class TrafficWindow:
         tally.compared += compared
         tally.agreed += agreed
 
-    def label(self, variant: str, correct: bool) -> None:
+    def label(self, variant: str, correct: bool, abs_error: float | None = None) -> None:
+        """A label for one of ``variant``'s answers: right or wrong, or (regression) its absolute error."""
         tally = self._tallies[variant]
+        if abs_error is not None:
+            tally.abs_errors.append(abs_error)
+            return
         tally.labelled += 1
         tally.correct += int(correct)
 

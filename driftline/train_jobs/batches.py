@@ -20,14 +20,32 @@ import torch
 from driftline.core.errors import DataError
 from driftline.model.bundle import ModelBundle
 
-__all__ = ["EncodedWindow", "encode_labels"]
+__all__ = ["EncodedWindow", "encode_labels", "regression_targets"]
+
+
+def regression_targets(values: pd.Series, label: str) -> np.ndarray:
+    """A regression target as float64; text, gaps or infinities are a DataError naming the column."""
+    try:
+        y = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"The regression target {label!r} holds non-numbers (e.g. {values.iloc[0]!r}).",
+            "Give numbers, or set dataset.task to binary/multiclass for a label of classes.",
+        ) from None
+    bad = int((~np.isfinite(y)).sum())
+    if bad:
+        raise DataError(f"The regression target {label!r} is missing or infinite in {bad} row(s).", "Drop those rows.")
+    return y
 
 
 def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
-    """Map label values to class indices; a label the model does not know is a DataError."""
+    """Map label values to class indices (a label the model does not know is a DataError); for regression, the
+    target as float64 in its own units (a missing or non-finite target is a DataError)."""
     label = bundle.preprocessor.schema.label
     if label not in frame.columns:
         raise DataError(f"Label column {label!r} is missing.", "Provide labelled rows to train on.")
+    if bundle.is_regression:
+        return regression_targets(frame[label], label)
     classes = list(bundle.classes)
     values = frame[label]
     index = pd.Index(classes).get_indexer(values.to_numpy())
@@ -43,7 +61,8 @@ def encode_labels(frame: pd.DataFrame, bundle: ModelBundle) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EncodedWindow:
-    """Encoded features (float32) and class indices (int64) of the rows a run trains on."""
+    """Encoded features (float32) and class indices (int64), or the standardised regression target (float32), of
+    the rows a run trains on."""
 
     features: np.ndarray
     labels: np.ndarray
@@ -51,6 +70,8 @@ class EncodedWindow:
     @classmethod
     def encode(cls, bundle: ModelBundle, frame: pd.DataFrame) -> EncodedWindow:
         labels = encode_labels(frame, bundle)  # an unknown class is a DataError before anything is encoded
+        if bundle.is_regression:
+            labels = bundle.preprocessor.encode_target(labels)
         return cls(np.ascontiguousarray(bundle.preprocessor.transform(frame), np.float32), labels)
 
     def __len__(self) -> int:

@@ -24,13 +24,17 @@ __all__ = ["RegisteredCandidate", "profile_json", "register_candidate"]
 def profile_json(
     rows: pd.DataFrame, schema: DatasetSchema, evaluation: Evaluation, baseline: dict[str, float] | None = None
 ) -> str:
-    """The reference profile of ``rows`` with the model's confusion matrix on its holdout; the performance
-    ``baseline`` is its holdout accuracy unless one is given (a retrain passes the level before the shift)."""
+    """The reference profile of ``rows`` with the model's confusion matrix (regression: its predictions) on its
+    holdout; the performance ``baseline`` is its holdout accuracy (regression: RMSE and MAE) unless one is given (a
+    retrain passes the level before the shift)."""
     from driftline.monitors.profile import build_reference_profile
 
-    own = {"accuracy": evaluation.accuracy, "n": float(evaluation.n)}
     profile = build_reference_profile(
-        rows, schema, confusion_matrix=evaluation.confusion_matrix, baseline=baseline or own
+        rows,
+        schema,
+        confusion_matrix=None if schema.is_regression else evaluation.confusion_matrix,
+        baseline=baseline or evaluation.baseline(),
+        predictions=evaluation.predictions if schema.is_regression else None,
     )
     return str(profile.to_json())
 

@@ -18,7 +18,7 @@ from driftline.model.bundle import ModelBundle
 from driftline.model.preprocess import TabularPreprocessor
 from driftline.model.registry import CHAMPION, ModelRegistry, RegisteredVersion
 from driftline.train_jobs.candidate import profile_json
-from driftline.train_jobs.evaluate import evaluate
+from driftline.train_jobs.evaluate import Evaluation, evaluate
 from driftline.train_jobs.family_fit import fit_family_on_ray
 from driftline.train_jobs.loop import LoopConfig
 from driftline.train_jobs.ray_executor import unique_run_name
@@ -29,10 +29,19 @@ __all__ = ["ChampionResult", "split_time_ordered", "train_champion"]
 @dataclass(frozen=True)
 class ChampionResult:
     version: RegisteredVersion
-    val_accuracy: float
+    val_accuracy: float  # NaN for a regression model (see ``evaluation``)
     train_rows: int
     val_rows: int
     seconds: float
+    evaluation: Evaluation | None = None
+
+    @property
+    def quality(self) -> str:
+        """The validation score in words: 'validation accuracy 0.812' or 'validation RMSE 1.23, MAE 0.98'."""
+        e = self.evaluation
+        if e is not None and e.is_regression:
+            return f"validation RMSE {e.rmse:.4g}, MAE {e.mae:.4g}"
+        return f"validation accuracy {self.val_accuracy:.3f}"
 
 
 def split_time_ordered(frame: pd.DataFrame, validation_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -48,16 +57,9 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
     started = pd.Timestamp.now()
     progress("loading data")
     stream, schema = load_training_data(cfg)
-    if not schema.classes:
-        raise DataError(
-            f"The label '{schema.label}' is a regression target; this driftline version trains classifiers only.",
-            "Pick a column of classes as dataset.label (regression is on the roadmap, see the README).",
-        )
     if cfg.dataset is not None:
-        progress(
-            f"read {len(stream):,} rows of {cfg.dataset.path}: {len(schema.features)} features, "
-            f"classes {list(schema.classes)}"
-        )
+        target = f"classes {list(schema.classes)}" if schema.classes else f"regression target '{schema.label}'"
+        progress(f"read {len(stream):,} rows of {cfg.dataset.path}: {len(schema.features)} features, {target}")
     window = stream.iloc[: cfg.train.train_rows]
     train, val = split_time_ordered(window, cfg.train.validation_fraction)
     bundle = ModelBundle.create_family(
@@ -84,7 +86,8 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
 
         progress(f"taking your MLflow model {bundle.uri} as the champion")
         columns = val[list(schema.feature_names)].head(20)
-        if not pyfunc_proba(bundle.build_network(), columns, bundle.classes, bundle.uri)[1]:
+        has_proba = schema.is_regression or pyfunc_proba(bundle.build_network(), columns, bundle.classes, bundle.uri)[1]
+        if not has_proba:
             progress(f"note: {NO_PROBABILITIES}")
             tags["driftline.probabilities"] = "none"
     else:
@@ -114,7 +117,7 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
     )
     registry.set_alias(CHAMPION, version.version)
     seconds = (pd.Timestamp.now() - started).total_seconds()
-    return ChampionResult(version, evaluation.accuracy, len(train), len(val), seconds)
+    return ChampionResult(version, evaluation.accuracy, len(train), len(val), seconds, evaluation)
 
 
 def _family_params(cfg: DriftlineConfig) -> dict[str, object]:

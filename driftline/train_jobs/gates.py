@@ -5,6 +5,10 @@
 - :func:`forgetting_gate`: on a holdout of older data (from the replay reservoir), the candidate loses at most
   ``max_drop`` accuracy against the champion. Without an older holdout it passes and says it was not evaluated.
 
+For a regression model the gates compare RMSE (lower is better) and the margins are relative: the candidate passes
+``not_worse`` when its RMSE is at most the champion's times ``1 + margin``, and ``forgetting`` when its RMSE on the
+older holdout grew by at most ``max_drop`` of the champion's.
+
 Each returns a :class:`GateResult` with a one-sentence reason and the numbers behind it;
 :func:`combine` folds them into a :class:`GateReport` whose ``to_json`` is the ``driftline.gates`` lineage tag.
 
@@ -14,6 +18,8 @@ Each returns a :class:`GateResult` with a one-sentence reason and the numbers be
 >>> f = forgetting_gate(candidate=0.70, champion=0.86, n=300, max_drop=0.05)
 >>> f.passed, combine([g, f]).reason
 (False, 'older holdout: candidate 0.700 lost 0.160 > 0.050 vs champion 0.860 (300 rows).')
+>>> not_worse_gate(candidate=1.04, champion=1.0, n=400, margin=0.05, metric="rmse").reason
+'recent holdout: candidate rmse 1.040 <= champion 1.000 x (1 + margin 0.050) (400 rows).'
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["GateReport", "GateResult", "combine", "forgetting_gate", "not_worse_gate"]
+__all__ = ["ERROR_METRICS", "GateReport", "GateResult", "combine", "forgetting_gate", "not_worse_gate"]
 
+# Metrics where lower is better: their margins are relative to the champion's value.
+ERROR_METRICS = frozenset({"rmse", "mae"})
 _EPS = 1e-12  # accuracies are ratios: 0.80 - 0.75 is 0.05000000000000004, which must still pass max_drop 0.05
 
 
@@ -59,14 +67,26 @@ def _too_few(name: str, where: str, n: int, min_rows: int) -> GateResult | None:
     return GateResult(name, False, reason, {"n": n, "min_rows": min_rows})
 
 
-def not_worse_gate(candidate: float, champion: float, n: int, margin: float, min_rows: int = 1) -> GateResult:
-    """Pass when ``candidate >= champion - margin`` on ``n`` recent holdout rows (and ``n >= min_rows``)."""
+def not_worse_gate(
+    candidate: float, champion: float, n: int, margin: float, min_rows: int = 1, metric: str = "accuracy"
+) -> GateResult:
+    """Pass when ``candidate >= champion - margin`` on ``n`` recent holdout rows (and ``n >= min_rows``); for an error
+    metric (rmse, mae) when ``candidate <= champion * (1 + margin)``."""
     name = "not_worse"
     short = _too_few(name, "recent holdout", n, min_rows)
     if short is not None:
         return short
     delta = candidate - champion
-    evidence = {"candidate": candidate, "champion": champion, "delta": delta, "margin": margin, "n": n}
+    evidence: dict[str, Any] = {"candidate": candidate, "champion": champion, "delta": delta, "margin": margin, "n": n}
+    if metric in ERROR_METRICS:
+        evidence["metric"] = metric
+        ok = candidate <= champion * (1.0 + margin) + _EPS
+        sign = "<=" if ok else ">"
+        reason = (
+            f"recent holdout: candidate {metric} {candidate:.3f} {sign} champion {champion:.3f} x (1 + margin "
+            f"{margin:.3f}) ({n} rows)."
+        )
+        return GateResult(name, ok, reason, evidence)
     if candidate >= champion - margin - _EPS:
         reason = (
             f"recent holdout: candidate {candidate:.3f} >= champion {champion:.3f} - margin {margin:.3f} ({n} rows)."
@@ -77,7 +97,12 @@ def not_worse_gate(candidate: float, champion: float, n: int, margin: float, min
 
 
 def forgetting_gate(
-    candidate: float | None, champion: float | None, n: int, max_drop: float, min_rows: int = 1
+    candidate: float | None,
+    champion: float | None,
+    n: int,
+    max_drop: float,
+    min_rows: int = 1,
+    metric: str = "accuracy",
 ) -> GateResult:
     """Pass when the candidate loses at most ``max_drop`` accuracy vs the champion on the older holdout.
 
@@ -91,6 +116,8 @@ def forgetting_gate(
     short = _too_few(name, "older holdout", n, min_rows)
     if short is not None:
         return short
+    if metric in ERROR_METRICS:
+        return _error_forgetting(candidate, champion, n, max_drop, metric)
     drop = champion - candidate
     evidence = {
         "evaluated": True,
@@ -111,6 +138,18 @@ def forgetting_gate(
         f"({n} rows)."
     )
     return GateResult(name, False, reason, evidence)
+
+
+def _error_forgetting(candidate: float, champion: float, n: int, max_drop: float, metric: str) -> GateResult:
+    growth = (candidate - champion) / champion if champion > 0 else (0.0 if candidate <= 0 else float("inf"))
+    evidence: dict[str, Any] = {"evaluated": True, "candidate": candidate, "champion": champion, "drop": growth}
+    evidence |= {"max_drop": max_drop, "n": n, "metric": metric}
+    ok = growth <= max_drop + _EPS
+    reason = (
+        f"older holdout: candidate {metric} {candidate:.3f} vs champion {champion:.3f}, grew {growth:+.1%} "
+        f"{'<=' if ok else '>'} {max_drop:.1%} ({n} rows)."
+    )
+    return GateResult("forgetting", ok, reason, evidence)
 
 
 def combine(results: list[GateResult]) -> GateReport:

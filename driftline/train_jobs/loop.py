@@ -79,10 +79,19 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
+def _loss(regression: bool) -> Any:
+    """Cross-entropy on class logits; for regression, mean squared error on the standardised target."""
+    if not regression:
+        return nn.CrossEntropyLoss()
+    mse = nn.MSELoss()
+    return lambda out, target: mse(out.reshape(-1), target)
+
+
 def train_loop(ctx: TrainContext, cfg: LoopConfig) -> None:
     """Train for ``cfg.epochs``, reporting loss and a checkpoint after every epoch; resumes from a checkpoint."""
     torch.manual_seed(cfg.seed + ctx.world_rank)
-    net = ModelBundle.from_bytes(cfg.initial_bundle).build_network()
+    start = ModelBundle.from_bytes(cfg.initial_bundle)
+    net = start.build_network()
     restored = ctx.restore()
     start_epoch = 0
     if restored is not None:
@@ -94,7 +103,7 @@ def train_loop(ctx: TrainContext, cfg: LoopConfig) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     if restored is not None and "optimizer" in restored:
         optimizer.load_state_dict(restored["optimizer"])
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = _loss(start.is_regression)
     for epoch in range(start_epoch, cfg.epochs):
         if cfg.fail_at_epoch == epoch and ctx.world_rank == 0 and ctx.should_inject_failure():
             raise RuntimeError(f"injected failure at epoch {epoch}")

@@ -151,14 +151,15 @@ def _gate(
     """Not worse than the champion on the recent holdout; no forgetting on the older holdout (when there is one)."""
     cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
     g = rcfg.gates
-    results = [not_worse_gate(cand_recent.accuracy, champ_recent.accuracy, cand_recent.n, g.margin, g.min_holdout_rows)]
-    metrics = {"recent_accuracy": cand_recent.accuracy, "champion_recent_accuracy": champ_recent.accuracy}
+    m = cand_recent.metric  # accuracy, or rmse for a regression model
+    results = [not_worse_gate(cand_recent.score, champ_recent.score, cand_recent.n, g.margin, g.min_holdout_rows, m)]
+    metrics = {f"recent_{m}": cand_recent.score, f"champion_recent_{m}": champ_recent.score}
     if len(older):
         cand_old, champ_old = evaluate(bundle, older), evaluate(champion, older)
         results.append(
-            forgetting_gate(cand_old.accuracy, champ_old.accuracy, cand_old.n, g.max_forgetting, g.min_holdout_rows)
+            forgetting_gate(cand_old.score, champ_old.score, cand_old.n, g.max_forgetting, g.min_holdout_rows, m)
         )
-        metrics |= {"older_accuracy": cand_old.accuracy, "champion_older_accuracy": champ_old.accuracy}
+        metrics |= {f"older_{m}": cand_old.score, f"champion_older_{m}": champ_old.score}
     else:
         results.append(forgetting_gate(None, None, 0, g.max_forgetting))
     return combine(results), metrics, cand_recent
@@ -279,9 +280,7 @@ class _Job:
         }
         final_loss = float(history[-1].get("train_loss", 0.0)) if history else 0.0
         with timer.phase("mlflow_register"):
-            baseline = baseline_before_shift(
-                self.registry, self.parent, cand_recent.accuracy, cand_recent.n, len(new_train)
-            )
+            baseline = baseline_before_shift(self.registry, self.parent, cand_recent, len(new_train))
             registered = register_candidate(
                 self.registry,
                 bundle,

@@ -13,6 +13,8 @@ from driftline.datasets.schema import DatasetSchema
 from driftline.datasets.table import read_table
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
+from driftline.train_jobs.evaluate import Evaluation
+from driftline.train_jobs.gates import ERROR_METRICS
 from driftline.train_jobs.local_executor import encode_labels
 from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 from driftline.train_jobs.retrain_config import RetrainConfig
@@ -69,14 +71,20 @@ def split_window(
 
 
 def baseline_before_shift(
-    registry: ModelRegistry, parent: str, holdout_accuracy: float, holdout_n: int, trained_rows: int
+    registry: ModelRegistry, parent: str, holdout: Evaluation, trained_rows: int
 ) -> dict[str, float]:
     """The performance level a candidate is later judged against: the best of its parent's baseline (the level the
-    task reached before the shift) and its own holdout accuracy, never a low estimate from a few post-change rows.
-    ``trained_rows`` is kept so the policy can refresh a retrain that learnt from few rows."""
+    task reached before the shift) and its own holdout score (accuracy, or RMSE and MAE for regression), never a low
+    estimate from a few post-change rows. ``trained_rows`` is kept so the policy can refresh a retrain that learnt
+    from few rows."""
     from driftline.monitors.profile import ReferenceProfile
 
     parent_baseline = ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline
-    level = max(float(parent_baseline.get("accuracy", holdout_accuracy)), holdout_accuracy)
-    n = float(parent_baseline.get("n", 0.0)) if level != holdout_accuracy else float(holdout_n)
-    return {"accuracy": level, "n": n, "trained_rows": float(trained_rows)}
+    own = holdout.baseline()
+    metric = holdout.metric
+    best = min if metric in ERROR_METRICS else max
+    level = best(float(parent_baseline.get(metric, own[metric])), own[metric])
+    chosen = own if level == own[metric] else {k: float(v) for k, v in parent_baseline.items() if k in own}
+    if "n" not in chosen:
+        chosen["n"] = 0.0
+    return {**own, **chosen, "trained_rows": float(trained_rows)}

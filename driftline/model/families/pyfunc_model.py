@@ -17,7 +17,7 @@ import pandas as pd
 from driftline.core.errors import DataError
 from driftline.datasets.schema import ClassValue, as_scalar, match_class
 
-__all__ = ["NO_PROBABILITIES", "load_pyfunc", "pyfunc_proba"]
+__all__ = ["NO_PROBABILITIES", "load_pyfunc", "pyfunc_proba", "pyfunc_values"]
 
 NO_PROBABILITIES = (
     "this MLflow model answers labels, not class probabilities: driftline serves, monitors input drift, accuracy "
@@ -80,6 +80,24 @@ def pyfunc_proba(model: Any, frame: pd.DataFrame, classes: tuple[ClassValue, ...
     onehot = np.zeros((len(labels), len(classes)))
     onehot[np.arange(len(labels)), index] = 1.0
     return onehot, False
+
+
+def pyfunc_values(model: Any, frame: pd.DataFrame, uri: str) -> np.ndarray:
+    """Regression: the model's one number per row, as float64."""
+    out = model.predict(frame)
+    values = out.to_numpy() if isinstance(out, (pd.DataFrame, pd.Series)) else np.asarray(out)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or len(values) != len(frame):
+        raise DataError(
+            f"The MLflow model {uri} answered shape {values.shape} for {len(frame)} rows; a regression model answers "
+            "one number per row.",
+            "Log a model whose predict returns one value per row.",
+        )
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"The MLflow model {uri} answered non-numbers for a regression target.", "Check it.") from None
 
 
 def _class_position(label: Any, classes: tuple[ClassValue, ...], uri: str) -> int:

@@ -1,6 +1,7 @@
 """The ``xgboost`` family: a booster over the encoded features; warm start continues boosting from the champion.
 
-Binary tasks use ``binary:logistic``, more classes ``multi:softprob``. The booster travels as raw UBJSON bytes
+Binary tasks use ``binary:logistic``, more classes ``multi:softprob``, regression (no classes) ``reg:squarederror`` on
+the standardised target. The booster travels as raw UBJSON bytes
 inside the bundle, so loading it needs xgboost and nothing of driftline's training code.
 
 >>> import numpy as np
@@ -24,6 +25,9 @@ DEFAULT_PARAMS: dict[str, Any] = {"max_depth": 4, "eta": 0.3, "tree_method": "hi
 
 
 def objective(n_classes: int) -> dict[str, Any]:
+    """The learning objective: ``n_classes`` 0 is regression."""
+    if n_classes == 0:
+        return {"objective": "reg:squarederror", "eval_metric": "rmse"}
     if n_classes <= 2:
         return {"objective": "binary:logistic", "eval_metric": "logloss"}
     return {"objective": "multi:softprob", "num_class": n_classes, "eval_metric": "mlogloss"}
