@@ -42,6 +42,8 @@ def export_stream(
         except ValueError:
             raise DataError(f"--rows {rows!r} is not START:END.", "Use e.g. --rows 0:6000.") from None
         frame = frame.iloc[start:end]
+    if classes and scenario.startswith("regression"):
+        raise DataError(f"{scenario} has a numeric target; --classes names classes.", "Drop --classes.")
     if classes:
         names = [c.strip() for c in classes.split(",")]
         if len(names) != frame["y"].nunique() and len(names) != 2:

@@ -75,12 +75,31 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         "status": {"enum": _FEEDBACK_STATUSES},
         "scored": {"type": "array", "items": {"type": "object"}},
     }
+    regression = schema.is_regression
+    label = (
+        {"type": "number", "description": "the true value of the target"}
+        if regression
+        else {"enum": list(schema.classes), "description": "the true class"}
+    )
+    prediction = {"type": "number"} if regression else {"enum": list(schema.classes)}
+    required = ["request_id", "feedback_tokens", "predictions", "model_version", "variant"]
+    answer: dict[str, Any] = {
+        "request_id": {"type": "string", "description": "issued by the server: the key for /feedback"},
+        "client_request_id": {"type": ["string", "null"], "description": "your X-Request-Id, if sent"},
+        "feedback_tokens": {"type": "array", "items": {"type": "string"}},
+        "predictions": {"type": "array", "items": prediction},
+        "model_version": {"type": "string"},
+        "variant": {"enum": ["champion", "candidate"]},
+    }
+    if not regression:  # a classifier also answers class probabilities
+        required.insert(3, "probabilities")
+        answer["probabilities"] = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
     feedback_item: dict[str, Any] = {
         "type": "object",
         "required": ["request_id", "label"],
         "properties": {
             "request_id": {"type": "string", "minLength": 1, "description": "request_id of the /predict answer"},
-            "label": {"enum": list(schema.classes), "description": "the true class"},
+            "label": label,
             "row": {"type": "integer", "minimum": 0, "default": 0, "description": "row of that request"},
             "token": {"type": ["string", "null"], "description": "feedback_tokens[row] of the /predict answer"},
         },
@@ -128,19 +147,7 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
             },
         },
         "PredictRequest": {"oneOf": [_ref("Instances"), _ref("DataframeRecords"), _ref("DataframeSplit")]},
-        "PredictResponse": {
-            "type": "object",
-            "required": ["request_id", "feedback_tokens", "predictions", "probabilities", "model_version", "variant"],
-            "properties": {
-                "request_id": {"type": "string", "description": "issued by the server: the key for /feedback"},
-                "client_request_id": {"type": ["string", "null"], "description": "your X-Request-Id, if sent"},
-                "feedback_tokens": {"type": "array", "items": {"type": "string"}},
-                "predictions": {"type": "array", "items": {"enum": list(schema.classes)}},
-                "probabilities": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-                "model_version": {"type": "string"},
-                "variant": {"enum": ["champion", "candidate"]},
-            },
-        },
+        "PredictResponse": {"type": "object", "required": required, "properties": answer},
         "FeedbackItem": {**feedback_item, "properties": {**feedback_item["properties"], "items": False}},
         "FeedbackBatch": {
             "type": "object",

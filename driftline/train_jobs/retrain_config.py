@@ -60,10 +60,17 @@ class GateConfig(StrictModel):
         default=0.2, gt=0, lt=1, description="Newest share of the window held out for the 'not worse' gate."
     )
     margin: float = Field(
-        default=0.01, ge=0, lt=1, description="Candidate may be at most this much less accurate than the champion."
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="Candidate may be at most this much less accurate than the champion (regression: this share "
+        "higher RMSE).",
     )
     max_forgetting: float = Field(
-        default=0.05, ge=0, lt=1, description="Largest allowed accuracy drop vs the champion on the older holdout."
+        default=0.05,
+        ge=0,
+        description="Largest allowed accuracy drop vs the champion on the older holdout (regression: relative RMSE "
+        "growth, 0.05 = 5%).",
     )
     min_holdout_rows: int = Field(default=30, ge=1, description="Fewer holdout rows than this make a gate fail.")
 
