@@ -169,15 +169,42 @@ def _label_panel(ls: dict[str, Any]) -> str:
     return info + _bars_svg(classes, series)
 
 
+def _second_badge(report: dict[str, Any]) -> str:
+    summary = report.get("summary", {})
+    if report.get("task") == "regression":
+        return _badge("prediction drift", summary.get("prediction_drift"))
+    return _badge("label shift", summary.get("label_shift"))
+
+
+def _label_section(ls: dict[str, Any]) -> str:
+    return f"<h2>Label shift</h2>{_label_panel(ls)}"
+
+
 def _performance_panel(p: dict[str, Any] | None) -> str:
     if not p:
         return "<p class='muted'>No labelled predictions in the window (or no baseline accuracy).</p>"
+    if p.get("metrics"):  # regression: RMSE and MAE, each against its baseline
+        lines = "".join(
+            f"<p>{_badge(name.upper() + ' decay', m['decayed'])} {name.upper()} {_fmt(m['current'])} "
+            f"[{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}] ({p['confidence']:.0%} normal) vs baseline "
+            f"{_fmt(m['baseline'])}; one-sided p = {_fmt(m['p_value'])}.</p>"
+            for name, m in p["metrics"].items()
+        )
+        return lines + f"<p class='muted'>{p['n']} labelled rows. {escape(p.get('reason') or '')}</p>"
     return (
         f"<p>{_badge('performance decay', p['decayed'])} accuracy {_fmt(p['current'])} "
         f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}] ({p['confidence']:.0%} Wilson) vs baseline "
         f"{_fmt(p['baseline'])}; one-sided p = {_fmt(p['p_value'])} on n = {p['n']} labelled rows.</p>"
         + (f"<p class='muted'>{escape(p['reason'])}</p>" if p.get("reason") else "")
     )
+
+
+def _outputs_section(outputs: dict[str, Any] | None) -> str:
+    """Regression: the predictions' and the target's distributions, drawn and tested like numeric features."""
+    if not outputs:
+        return ""
+    cards = "".join(_feature_card(name, entry) for name, entry in outputs.items())
+    return f'<h2>Prediction and target drift</h2><div class="grid">{cards}</div>'
 
 
 def _quality(findings: list[str]) -> str:
@@ -206,7 +233,7 @@ def render_html(report: dict[str, Any]) -> str:
 <p class="muted">window {_fmt(w.get("start"))} → {_fmt(w.get("end"))}, {_fmt(w.get("rows"))} rows
 ({_fmt(w.get("labelled_rows"))} labelled) · reference {_fmt(ref.get("source"))}, {_fmt(ref.get("rows"))} rows ·
 schema {_fmt(report.get("schema_version"))}</p>
-<p>{_badge("dataset drift", s.get("dataset_drift"))}{_badge("label shift", s.get("label_shift"))}
+<p>{_badge("dataset drift", s.get("dataset_drift"))}{_second_badge(report)}
 {_badge("performance decay", s.get("performance_decay"))}</p>
 <p>Drifted features: <b>{escape(", ".join(s.get("drifted_features", [])) or "none")}</b>
 (share {_fmt(s.get("share_drifted"))} of {_fmt(s.get("testable_features"))} testable).</p>
@@ -216,7 +243,8 @@ schema {_fmt(report.get("schema_version"))}</p>
 <table><tr><th>feature</th><th>kind</th><th>primary test</th><th>statistic</th><th>adjusted p</th><th>drifted</th></tr>
 {overview}</table>
 <div class="grid">{"".join(_feature_card(n, features[n]) for n in order)}</div>
-<h2>Label shift</h2>{_label_panel(report.get("label_shift", {}))}
+{_outputs_section(report.get("prediction_drift"))}
+{"" if report.get("task") == "regression" else _label_section(report.get("label_shift", {}))}
 <h2>Performance</h2>{_performance_panel(report.get("performance"))}
 <p class="muted">Timings: {escape(timings)}</p>
 </body></html>

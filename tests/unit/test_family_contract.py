@@ -69,6 +69,30 @@ def test_every_family_keeps_the_contract(family: str, frame: pd.DataFrame, schem
     assert cold.family == family and cold.params == model.params
 
 
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_keeps_the_contract_for_regression(family: str) -> None:
+    """The same contract with a numeric target: predictions are numbers in the target's units, no probabilities."""
+    from driftline.datasets.synthetic import REGRESSION_SCHEMA
+
+    stream, _ = generate_stream("regression_stationary", 3000, seed=3)
+    train, test = stream.iloc[:2400], stream.iloc[2400:]
+    model = _fit(_new(family, train, REGRESSION_SCHEMA), train)
+    scored = evaluate(model, test)
+    assert scored.metric == "rmse" and scored.rmse < 2.0 < float(test["y"].std())  # it learned (noise sd 1.0)
+    values = model.predict(test)
+    assert values.dtype == np.float64 and values.shape == (600,)
+    assert abs(values.mean() - test["y"].mean()) < 1.0  # the standardised output is decoded to the target's units
+    with pytest.raises(DataError, match="not class probabilities"):
+        model.predict_proba(test)
+    copy = ModelBundle.from_bytes(model.to_bytes())
+    assert np.allclose(copy.predict(test), values)
+    assert np.allclose(pickle.loads(pickle.dumps(model)).predict(test), values)
+    assert np.allclose(_fit(_new(family, train, REGRESSION_SCHEMA), train).predict(test), values, atol=1e-5)
+    warm = _fit(model, test)
+    assert not np.allclose(warm.predict(test), values)
+    assert warm.preprocessor.target_scale == model.preprocessor.target_scale  # the scale travels with the model
+
+
 @pytest.mark.parametrize(
     ("factory", "match"),
     [
