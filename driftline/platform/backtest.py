@@ -187,8 +187,11 @@ class _Run:
 
         pred, correct = _accuracy(self.bundle, data)
         if self.bundle.is_regression:  # ``correct`` holds absolute errors
-            self.baseline = float(np.sqrt(np.mean(correct**2)))
-            base = {"rmse": self.baseline, "mae": float(correct.mean()), "n": float(len(data))}
+            base = {"rmse": float(np.sqrt(np.mean(correct**2))), "mae": float(correct.mean()), "n": float(len(data))}
+            before = self.profile.baseline if self.profile is not None else {}
+            if before.get("rmse", np.inf) < base["rmse"]:  # as the retrain job does: keep the level before the
+                base = dict(before)  # shift, not the in-sample error of a window that straddles the change
+            self.baseline = base["rmse"]
             self.profile = build_reference_profile(
                 data, self.stream.schema, baseline=base, n_bins=_PROFILE_BINS, predictions=pred
             )

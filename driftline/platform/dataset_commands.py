@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from driftline.core.errors import DataError
 
@@ -55,7 +56,7 @@ def export_stream(
         frame.to_parquet(out, index=False)
     else:
         raise DataError(f"--out {out} is neither .csv nor .parquet.", "Name the file my.csv or my.parquet.")
-    console.print(f"[green]wrote[/] {out}: {len(frame):,} rows of {scenario}; {truth.description}")
+    console.print(f"[green]wrote[/] {escape(str(out))}: {len(frame):,} rows of {scenario}; {escape(truth.description)}")
     return len(frame)
 
 
