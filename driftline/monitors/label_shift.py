@@ -89,8 +89,10 @@ def label_shift_section(
     has_predictions: bool,
     cfg: LabelShiftConfig,
     alpha: float = 0.05,
+    mlls: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The report's ``label_shift`` section (see REPORT_SCHEMA.md)."""
+    """The report's ``label_shift`` section (see REPORT_SCHEMA.md). ``mlls``: the window's prior by maximum
+    likelihood (binary models with probabilities in the log), preferred to BBSE when there are too few labels."""
     ref = None
     if reference_counts is not None and reference_counts.sum() > 0:
         ref = reference_counts / reference_counts.sum()
@@ -109,6 +111,8 @@ def label_shift_section(
             from scipy.stats import chisquare  # only when labels arrived: scipy.stats costs 0.7 s to import
 
             p_value = float(chisquare(window.label_counts, ref * n_lab).pvalue)
+    elif mlls is not None and n_pred >= cfg.min_predictions:
+        best, source = mlls, "mlls"
     elif est is not None:
         best, source = est.prior, "bbse"
     tv = weights = None
@@ -130,4 +134,15 @@ def label_shift_section(
         "labelled_rows": n_lab,
         "predicted_rows": n_pred,
         "bbse_condition_number": None if est is None else est.condition_number,
+        "mlls_prior": _as_dict(classes, mlls),
+        "prior_choice": _why(source),
     }
+
+
+def _why(source: str | None) -> str | None:
+    return {
+        "observed": "enough labels: the observed label frequencies",
+        "mlls": "too few labels: maximum likelihood (EM on BCTS-calibrated probabilities), never worse than BBSE in "
+        "benchmarks/label_shift.py",
+        "bbse": "too few labels and no per-row probabilities for maximum likelihood: BBSE from the confusion matrix",
+    }.get(source or "")

@@ -97,9 +97,15 @@ def fit_bcts(logits: Any, labels: Any) -> BCTSCalibration:
     return BCTSCalibration(float(np.exp(result.x[0])), (0.0, *(float(v) for v in result.x[1:])))
 
 
-def mlls_prior(proba: Any, reference_prior: Any, tol: float = 1e-8, max_iter: int = 1000) -> MLLSEstimate:
-    """EM estimate of the window's prior from calibrated probabilities on it and the prior they were fitted under."""
+def mlls_prior(
+    proba: Any, reference_prior: Any, tol: float = 1e-8, max_iter: int = 1000, weights: Any = None
+) -> MLLSEstimate:
+    """EM estimate of the window's prior from calibrated probabilities on it and the prior they were fitted under.
+    ``weights``: rows per probability row (a histogram of scores stands for the window's rows)."""
     p = _matrix(proba, "probabilities")
+    w = np.ones(p.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (p.shape[0],) or (w < 0).any() or w.sum() <= 0:
+        raise DataError(f"weights must be {p.shape[0]} counts >= 0 with a positive sum.", "Pass one count per row.")
     source = np.asarray(reference_prior, dtype=np.float64)
     if source.shape != (p.shape[1],) or (source <= 0).any() or not np.isfinite(source).all():
         raise DataError(
@@ -111,7 +117,7 @@ def mlls_prior(proba: Any, reference_prior: Any, tol: float = 1e-8, max_iter: in
     for n_iter in range(1, max_iter + 1):
         post = p * (prior / source)
         post /= np.maximum(post.sum(axis=1, keepdims=True), 1e-300)
-        new = post.mean(axis=0)
+        new = w @ post / w.sum()
         done = float(np.abs(new - prior).sum()) < tol
         prior = new
         if done:

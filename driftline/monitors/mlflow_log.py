@@ -42,9 +42,12 @@ def report_metrics(report: dict[str, Any]) -> dict[str, float]:
     if ls.get("total_variation") is not None:
         out["drift.label_shift_tv"] = float(ls["total_variation"])
     perf = report.get("performance")
-    if perf:
-        out["drift.accuracy"] = float(perf["current"])
-        out["drift.accuracy_p_value"] = float(perf["p_value"])
+    if perf and perf.get("current") is not None:
+        out[f"drift.{perf['metric']}"] = float(perf["current"])
+        out[f"drift.{perf['metric']}_p_value"] = float(perf["p_value"])
+    estimated = ((perf or {}).get("estimated") or {}).get("accuracy") or {}
+    if estimated.get("value") is not None:
+        out["drift.estimated_accuracy"] = float(estimated["value"])
     return out
 
 

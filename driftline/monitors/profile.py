@@ -4,8 +4,10 @@ Per numeric feature, ``n_bins`` quantile bins of the reference (default 1000, so
 reference: KS from histograms is then within ~0.001 of the exact statistic, see ``stattests/ks.py``), their counts
 and per-bin sums, moments and extremes; the outer bins are open-ended. Per categorical feature, category counts.
 Plus the label prior, the validation confusion matrix (rows = true class, cols = predicted) and baseline metrics.
-For a regression target, ``outputs`` holds the same numeric summaries of the target (``label``) and of the model's
-holdout predictions (``prediction``), which the drift report tests like features, and the baseline is RMSE and MAE.
+A classifier's profile carries ``estimation``: CBPE, ATC and BCTS fitted on its validation probabilities, what the
+drift report estimates performance with before labels arrive. For a regression target, ``outputs`` holds the same
+numeric summaries of the target (``label``) and of the model's holdout predictions (``prediction``), which the
+drift report tests like features, and the baseline is RMSE and MAE.
 The profile is JSON (``to_json``), stored by the training job as the MLflow artifact ``reference_profile``.
 
 >>> import numpy as np, pandas as pd
@@ -60,6 +62,7 @@ class ReferenceProfile:
     baseline: dict[str, float] = field(default_factory=dict)
     source: str = ""
     outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
+    estimation: dict[str, Any] = field(default_factory=dict)  # classifier: CBPE/ATC/BCTS fits (window_estimate.py)
 
     @property
     def label_prior(self) -> dict[str, float] | None:
@@ -82,6 +85,7 @@ class ReferenceProfile:
             "baseline": dict(self.baseline),
             "source": self.source,
             "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
+            "estimation": self.estimation,
         }
 
     @classmethod
@@ -105,6 +109,7 @@ class ReferenceProfile:
             baseline={k: float(v) for k, v in d.get("baseline", {}).items()},
             source=str(d.get("source", "")),
             outputs={k: NumericSummary.from_dict(v) for k, v in (d.get("outputs") or {}).items()},
+            estimation=dict(d.get("estimation") or {}),
         )
 
     def to_json(self) -> str:

@@ -209,6 +209,52 @@ def _output_drift(profile: ReferenceProfile, window: WindowSummary, cfg: DriftCo
     return out
 
 
+def _estimate(profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any] | None:
+    """CBPE/ATC (and the binary MLLS prior) from the window's score histogram, when the profile can."""
+    if profile.schema.is_regression or not profile.estimation or not window.scores.size or not window.scores.sum():
+        return None
+    from driftline.monitors.estimation.window_estimate import estimate_window
+
+    return estimate_window(profile.estimation, window.scores, cfg.performance.confidence)
+
+
+def _with_estimate(
+    perf: dict[str, Any] | None, profile: ReferenceProfile, estimated: dict[str, Any] | None, cfg: DriftConfig
+) -> dict[str, Any] | None:
+    """``performance`` with ``estimated``: accuracy before labels (CBPE, ATC) from the window's scores. A window
+    without labels still gets the section (``current`` null) when it can be estimated."""
+    if profile.schema.is_regression:
+        if perf is not None:
+            perf["estimated"] = {"method": None, "reason": "not estimated: regression models need labels (yet)"}
+        return perf
+    if estimated is None:
+        return perf
+    base = profile.baseline.get("accuracy")
+    if base is not None and estimated["accuracy"]["ci_high"] is not None:
+        estimated["baseline"] = base
+        estimated["drop"] = base - estimated["accuracy"]["value"]
+        # Decay before labels: the whole interval below the baseline by at least min_drop.
+        estimated["decayed"] = bool(base - estimated["accuracy"]["ci_high"] >= cfg.performance.min_drop)
+    if perf is None:
+        perf = {
+            "metric": "accuracy",
+            "baseline": base,
+            "current": None,
+            "ci_low": None,
+            "ci_high": None,
+            "p_value": None,
+            "n": 0,
+            "decayed": False,
+            "baseline_n": int(profile.baseline["n"]) if "n" in profile.baseline else None,
+            "baseline_trained_rows": (
+                int(profile.baseline["trained_rows"]) if "trained_rows" in profile.baseline else None
+            ),
+            "reason": "no labelled rows in the window: performance is estimated only",
+        }
+    perf["estimated"] = estimated
+    return perf
+
+
 def _decide(features: dict[str, dict[str, Any]], cfg: DriftConfig) -> str:
     """Set each feature's verdict from its primary test, with multiple-testing control; return the method text."""
     with_p = [n for n, e in features.items() if e["testable"] and e["tests"][e["primary_test"]].p_value is not None]
@@ -261,6 +307,8 @@ def build_report(
     drifted = [n for n in testable if features[n]["drifted"]]
     share = len(drifted) / len(testable) if testable else 0.0
     classes = profile.schema.classes
+    estimate = _estimate(profile, window, cfg)
+    mlls = np.asarray(estimate["mlls_prior"]) if estimate and "mlls_prior" in estimate else None
     labels = label_shift_section(
         classes,
         profile.label_counts,
@@ -270,6 +318,7 @@ def build_report(
         window.has_predictions,
         cfg.label_shift,
         cfg.alpha,
+        mlls=mlls,
     )
     perf = None
     regression = profile.schema.is_regression
@@ -278,6 +327,7 @@ def build_report(
             perf = regression_performance_section(profile.baseline, window.residuals, cfg.performance)
         else:
             perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
+    perf = _with_estimate(perf, profile, estimate, cfg)
     outputs = _output_drift(profile, window, cfg)
     labelled = window.residuals.n if regression else int(window.labels.label_counts.sum())
     return {
@@ -303,6 +353,7 @@ def build_report(
             "method": method,
             "label_shift": labels["shift_detected"],
             "performance_decay": bool(perf and perf["decayed"]),
+            "estimated_decay": bool(perf and (perf.get("estimated") or {}).get("decayed")),
             "prediction_drift": bool(outputs and any(e["drifted"] for e in outputs.values())),
             "data_quality": [finding for e in features.values() for finding in e["data_quality"]["findings"]],
         },

@@ -191,11 +191,29 @@ def _performance_panel(p: dict[str, Any] | None) -> str:
             for name, m in p["metrics"].items()
         )
         return lines + f"<p class='muted'>{p['n']} labelled rows. {escape(p.get('reason') or '')}</p>"
-    return (
-        f"<p>{_badge('performance decay', p['decayed'])} accuracy {_fmt(p['current'])} "
-        f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}] ({p['confidence']:.0%} Wilson) vs baseline "
+    realised = (
+        f"<p>{_badge('performance decay', p['decayed'])} realised accuracy {_fmt(p['current'])} "
+        f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}] ({p.get('confidence', 0.95):.0%} Wilson) vs baseline "
         f"{_fmt(p['baseline'])}; one-sided p = {_fmt(p['p_value'])} on n = {p['n']} labelled rows.</p>"
+        if p.get("current") is not None
+        else "<p>Realised accuracy: no labelled rows in the window yet.</p>"
+    )
+    return (
+        realised
+        + _estimated_line(p.get("estimated"))
         + (f"<p class='muted'>{escape(p['reason'])}</p>" if p.get("reason") else "")
+    )
+
+
+def _estimated_line(est: dict[str, Any] | None) -> str:
+    """Accuracy estimated without labels (CBPE, ATC), beside the realised one."""
+    if not est or not est.get("accuracy"):
+        return f"<p class='muted'>{escape(est['reason'])}</p>" if est and est.get("reason") else ""
+    acc, atc = est["accuracy"], est.get("atc") or {}
+    return (
+        f"<p>{_badge('estimated decay', est.get('decayed'))} estimated accuracy {_fmt(acc['value'])} "
+        f"[{_fmt(acc['ci_low'])}, {_fmt(acc['ci_high'])}] ({escape(str(est.get('method')))}, no labels needed; ATC "
+        f"{_fmt(atc.get('value'))}) vs baseline {_fmt(est.get('baseline'))} on {est.get('n')} scored rows.</p>"
     )
 
 

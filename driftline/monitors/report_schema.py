@@ -22,6 +22,7 @@ __all__ = [
     "REPORT_SCHEMA_MAJOR",
     "REPORT_SCHEMA_VERSION",
     "DriftReport",
+    "EstimatedPerformance",
     "LabelShiftSection",
     "PerformanceSection",
     "SummarySection",
@@ -44,6 +45,24 @@ class WindowSection(_Section):
     labelled_rows: int = Field(default=0, ge=0)
 
 
+class EstimateInterval(_Section):
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class EstimatedPerformance(_Section):
+    """``performance.estimated``: accuracy before labels (CBPE headline, ATC beside it)."""
+
+    method: str | None = None
+    n: int | None = None
+    accuracy: EstimateInterval | None = None
+    atc: EstimateInterval | None = None
+    baseline: float | None = None
+    drop: float | None = None
+    decayed: bool = False
+
+
 class PerformanceSection(_Section):
     metric: str = "accuracy"
     baseline: float | None = None
@@ -54,6 +73,7 @@ class PerformanceSection(_Section):
     n: int | None = None
     decayed: bool = False
     baseline_trained_rows: int | None = None  # rows the model learnt from (a retrain on few rows gets refreshed)
+    estimated: EstimatedPerformance | None = None
 
 
 class SummarySection(_Section):
@@ -63,6 +83,7 @@ class SummarySection(_Section):
     method: str | None = None
     label_shift: bool = False
     performance_decay: bool = False
+    estimated_decay: bool = False
 
 
 class LabelShiftSection(_Section):

@@ -276,6 +276,13 @@ class ResidualSummary:
         return max(0.0, (self.sq_sq_sum - self.abs_sq_sum**2 / self.n) / (self.n - 1))
 
 
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum of two histograms, where an empty one (a block without scores) adds nothing."""
+    if not a.size:
+        return b
+    return a if not b.size else a + b
+
+
 @dataclass
 class WindowSummary:
     """Everything the kernel needs about one window; ``has_labels``/``has_predictions`` say which columns existed."""
@@ -291,6 +298,7 @@ class WindowSummary:
     skipped_files: int = 0  # unreadable files left out of the window
     outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
     residuals: ResidualSummary = field(default_factory=ResidualSummary)  # regression: rows with label and prediction
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # classifier: score histogram
 
     def merge(self, other: WindowSummary) -> WindowSummary:
         def _pick(a: int | None, b: int | None, fn: Any) -> int | None:
@@ -308,4 +316,5 @@ class WindowSummary:
             self.skipped_files + other.skipped_files,
             {k: v.merge(other.outputs[k]) for k, v in self.outputs.items()},
             self.residuals.merge(other.residuals),
+            _add(self.scores, other.scores),
         )

@@ -108,11 +108,12 @@ class SummaryPlan:
     feedback: Feedback | None = field(default=None, repr=False)
     has_row: bool = False  # the window has a ``row`` column (multi-row requests)
     outputs: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # regression: label, prediction edges
+    probability_column: str | None = None  # classifier: the log's per-row class probabilities (label-free estimates)
 
     @property
     def columns(self) -> list[str]:
         """Columns to read from the window (projection pushed into the Parquet reader)."""
-        extra = [self.label_column, self.prediction_column, self.timestamp_column]
+        extra = [self.label_column, self.prediction_column, self.timestamp_column, self.probability_column]
         extra += ["role"] if self.filter_role else []
         extra += ["request_id", "row"] if self.feedback is not None else []
         wanted = dict.fromkeys([*self.numeric, *self.categorical, *(c for c in extra if c)])
@@ -172,6 +173,7 @@ class SummaryPlan:
             feedback=feedback,
             has_row="row" in names,
             outputs={k: (v.edges, v.mean if v.n else 0.0) for k, v in profile.outputs.items()},
+            probability_column=_probability_column(profile, window_schema),
         )
 
 
@@ -225,6 +227,7 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
         labels.joint = np.bincount(y[both] * k + p[both], minlength=k * k).reshape(k, k).astype(np.int64)
     ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
+        scores=_scores(table, plan),
         rows=int(table.num_rows),
         numeric=numeric,
         categorical=categorical,
@@ -234,6 +237,31 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
         ts_min=ts_min,
         ts_max=ts_max,
     )
+
+
+PROBABILITIES = "probabilities"
+
+
+def _probability_column(profile: ReferenceProfile, window_schema: pa.Schema) -> str | None:
+    """The log's probabilities column when the profile can estimate performance from it."""
+    if not profile.estimation or PROBABILITIES not in window_schema.names:
+        return None
+    kind = window_schema.field(PROBABILITIES).type
+    return PROBABILITIES if pa.types.is_list(kind) or pa.types.is_large_list(kind) else None
+
+
+def _scores(table: pa.Table, plan: SummaryPlan) -> np.ndarray:
+    """Histogram of each row's score (binary: P(class 1); else the top probability) for label-free estimates."""
+    from driftline.monitors.estimation.window_estimate import score_histogram
+
+    if plan.probability_column is None or not table.num_rows:
+        return np.zeros(0, np.int64)
+    column = table.column(plan.probability_column).combine_chunks()
+    k = len(plan.classes)
+    whole = pc.fill_null(pc.equal(pc.list_value_length(column), k), False)
+    values = np.asarray(pc.list_flatten(column.filter(whole)).to_numpy(zero_copy_only=False), np.float64)
+    p = values.reshape(-1, k)
+    return score_histogram(p[:, 1] if k == 2 else p.max(axis=1))
 
 
 def _time_range(table: pa.Table, plan: SummaryPlan) -> tuple[int | None, int | None]:

@@ -214,7 +214,7 @@ class ControlLoop:
             "window_analysed",
             f"{window['rows']} rows ({window['labelled_rows']} labelled): "
             f"drifted {summary['drifted_features'] or 'none'}, "
-            f"accuracy {perf.get('current', float('nan')):.3f} vs baseline {perf.get('baseline', float('nan')):.3f}, "
+            f"{_quality(perf)}, "
             f"label shift {'yes' if summary.get('label_shift') else 'no'}",
             evidence={"summary": summary, "performance": perf, "label_shift": report.get("label_shift")},
         )
@@ -278,3 +278,13 @@ class ControlLoop:
             return None
         self._event(result, "reweight_finished", outcome.reason, evidence=outcome.evidence)
         return outcome.version if outcome.passed else None
+
+
+def _quality(perf: dict[str, Any]) -> str:
+    """'accuracy 0.741 vs baseline 0.862' (or RMSE), with the label-free estimate when there is one."""
+    nan = float("nan")
+    metric = perf.get("metric", "accuracy")
+    current, baseline = perf.get("current"), perf.get("baseline")
+    text = f"{metric} {nan if current is None else current:.3f} vs baseline {nan if baseline is None else baseline:.3f}"
+    estimate = ((perf.get("estimated") or {}).get("accuracy") or {}).get("value")
+    return text + (f" (estimated before labels {estimate:.3f})" if estimate is not None else "")

@@ -97,6 +97,13 @@ class TriggerConfig(StrictModel):
         description="Fire when the total-variation distance of the estimated prior from the reference >= this.",
     )
     detector: bool = Field(default=True, description="Fire when a streaming error-rate detector fired (state flag).")
+    estimated_drop: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Fire before labels arrive when baseline accuracy - the upper end of the estimated accuracy's "
+        "interval (CBPE) >= this; null off (no label-free estimate sees concept drift, see the README).",
+    )
     refresh_below_rows: int | None = Field(
         default=1_000,
         ge=1,
@@ -163,7 +170,7 @@ class PolicyConfig(StrictModel):
             )
         t = self.triggers
         if self.strategy is Strategy.TRIGGERED and not (
-            t.performance_drop or t.drift_share or t.dataset_drift or t.label_shift_tv or t.detector
+            t.performance_drop or t.drift_share or t.dataset_drift or t.label_shift_tv or t.detector or t.estimated_drop
         ):
             raise ValueError("strategy 'triggered' has every trigger disabled; enable at least one under triggers")
         if self.label_shift_fix and t.label_shift_tv is None:

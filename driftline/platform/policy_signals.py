@@ -52,6 +52,7 @@ def read_signals(
     else:
         typed = DriftReport.parse(report)
         _read_performance(typed.performance, cfg, sig)
+        _read_estimated(typed.performance, cfg, sig)
         _read_refresh(typed.performance, cfg, new_labelled_rows, sig)
         _read_drift(typed.summary, cfg, sig)
         _read_label_shift(typed.label_shift, cfg, sig)
@@ -108,6 +109,35 @@ def _read_performance(perf: PerformanceSection | None, cfg: TriggerConfig, sig: 
         sig.quiet.append(f"{change} but not significantly ({sig_text}, need p <= {cfg.significance:g})")
     else:
         sig.quiet.append(f"{change} (drop {drop:.2f} < {cfg.performance_drop:.2f})")
+
+
+def _read_estimated(perf: PerformanceSection | None, cfg: TriggerConfig, sig: Signals) -> None:
+    """Accuracy estimated without labels (CBPE): fires before any label arrives, when asked to."""
+    est = perf.estimated if perf is not None else None
+    acc = est.accuracy if est is not None else None
+    if est is None or acc is None or acc.value is None or acc.ci_high is None or est.baseline is None:
+        return
+    text = (
+        f"estimated accuracy {acc.value:.2f} [{acc.ci_low or 0.0:.2f}, {acc.ci_high:.2f}] vs baseline "
+        f"{est.baseline:.2f} ({est.method}, before labels)"
+    )
+    gap = est.baseline - acc.ci_high
+    sig.evidence["estimated_performance"] = {
+        "method": est.method,
+        "estimate": acc.value,
+        "ci_low": acc.ci_low,
+        "ci_high": acc.ci_high,
+        "baseline": est.baseline,
+        "n": est.n,
+    }
+    if sig.benefit is None:  # no labels yet: the estimated drop is the best measure of what a retrain could gain
+        sig.benefit = est.baseline - acc.value
+    if cfg.estimated_drop is None:
+        sig.quiet.append(f"{text} (estimated-performance trigger off)")
+    elif gap >= cfg.estimated_drop:
+        sig.fired["estimated_performance"] = f"{text}: its upper end is {gap:.2f} below (>= {cfg.estimated_drop:.2f})"
+    else:
+        sig.quiet.append(f"{text}: upper end {gap:.2f} below the baseline (< {cfg.estimated_drop:.2f})")
 
 
 def _read_refresh(perf: PerformanceSection | None, cfg: TriggerConfig, new_rows: int, sig: Signals) -> None:

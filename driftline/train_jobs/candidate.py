@@ -36,7 +36,24 @@ def profile_json(
         baseline=baseline or evaluation.baseline(),
         predictions=evaluation.predictions if schema.is_regression else None,
     )
+    profile.estimation = _estimators(evaluation)
     return str(profile.to_json())
+
+
+def _estimators(evaluation: Evaluation) -> dict[str, Any]:
+    """CBPE/ATC/BCTS fitted on the holdout's probabilities (empty for regression or a holdout they cannot fit on:
+    the report then says performance is not estimated)."""
+    from driftline.core.errors import DataError
+    from driftline.monitors.estimation.window_estimate import fit_reference_estimators
+
+    if evaluation.is_regression or evaluation.probabilities.size == 0 or len(set(evaluation.truth.tolist())) < 2:
+        return {}
+    if bool((evaluation.probabilities.max(axis=1) >= 1.0 - 1e-12).all()):  # one-hot: a model without probabilities
+        return {}
+    try:
+        return fit_reference_estimators(evaluation.probabilities, evaluation.truth)
+    except (DataError, ValueError):
+        return {}
 
 
 @dataclass(frozen=True)

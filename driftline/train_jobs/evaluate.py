@@ -35,6 +35,8 @@ class Evaluation:
     rmse: float = math.nan  # regression only
     mae: float = math.nan
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))  # regression: the predicted values
+    probabilities: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # classifier: per row and class
+    truth: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # classifier: class index per row
 
     @property
     def is_regression(self) -> bool:
@@ -73,8 +75,9 @@ def evaluate(bundle: ModelBundle, frame: pd.DataFrame) -> Evaluation:
         rmse = float(np.sqrt(np.mean(error**2))) if len(error) else math.nan
         mae = float(np.mean(np.abs(error))) if len(error) else math.nan
         return Evaluation(math.nan, len(truth), np.zeros((0, 0), np.int64), rmse, mae, predicted)
-    predicted = bundle.predict_proba(frame).argmax(axis=1)
+    proba = bundle.predict_proba(frame)
+    predicted = proba.argmax(axis=1)
     k = len(bundle.classes)
     matrix = np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k)
     accuracy = float((truth == predicted).mean()) if len(truth) else float("nan")
-    return Evaluation(accuracy, len(truth), matrix)
+    return Evaluation(accuracy, len(truth), matrix, probabilities=proba, truth=truth)

@@ -18,6 +18,7 @@ from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.drift_job import run_drift_job
 from driftline.monitors.engine_memory import summarize_parquet
 from driftline.monitors.engine_ray import summarize_parquet_ray
+from driftline.monitors.estimation.window_estimate import fit_reference_estimators
 from driftline.monitors.profile import ReferenceProfile, build_reference_profile
 from driftline.monitors.report import build_report
 from driftline.monitors.window import load_feedback
@@ -46,7 +47,13 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Referenc
     ref = _frame(20_000, 0)
     profile = build_reference_profile(ref, SCHEMA, confusion_matrix=np.array([[12000, 2000], [1500, 4500]]),
                                       baseline={"accuracy": 0.825, "n": 20000})  # fmt: skip
+    # The model's validation scores and labels fit the label-free estimators the profile carries.
+    valid = np.random.default_rng(5).random(4000)
+    profile.estimation = fit_reference_estimators(
+        np.c_[1 - valid, valid], (np.random.default_rng(6).random(4000) < valid)
+    )
     n = 60_000
+    scores = np.random.default_rng(7).random(n) ** 0.7
     cur = _frame(n, 1, shift=0.8)
     cur.loc[:50, "x2"] = np.nan
     cur.loc[51:60, "x3"] = np.inf
@@ -57,7 +64,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Referenc
         model_name="m", model_version="3", variant=np.where(np.arange(n) % 7 == 0, "candidate", "champion"),
         role=np.where(np.arange(n) % 7 == 0, "shadow", "served"),
         prediction=np.where(rng.random(n) < 0.8, cur["y"], 1 - cur["y"]).astype(np.int64),
-        probabilities=[[0.4, 0.6]] * n, latency_ms=rng.exponential(5.0, n),
+        probabilities=list(np.c_[1 - scores, scores]), latency_ms=rng.exponential(5.0, n),
     )  # fmt: skip
     for hour, part in log.groupby(log["timestamp"].dt.hour):
         folder = root / "pred" / "dt=2024-05-01" / f"hour={hour:02d}"
@@ -85,6 +92,10 @@ def _numbers(report: dict) -> dict[str, float]:  # type: ignore[type-arg]
         for c, v in (report["label_shift"][key] or {}).items():
             out[f"{key}.{c}"] = v
     out["accuracy"] = report["performance"]["current"]
+    estimated = report["performance"]["estimated"]
+    for key in ("accuracy", "atc", "f1", "roc_auc"):
+        out[f"estimated.{key}"] = estimated[key]["value"]
+        out[f"estimated.{key}.ci_high"] = estimated[key]["ci_high"]
     return out
 
 
@@ -103,6 +114,8 @@ def test_ray_and_memory_engines_agree(ray_session: None, logs: tuple[Path, Path,
     assert mem.categorical == ray_.categorical
     np.testing.assert_array_equal(mem.labels.joint, ray_.labels.joint)
     assert (mem.ts_min, mem.ts_max) == (ray_.ts_min, ray_.ts_max)
+    np.testing.assert_array_equal(mem.scores, ray_.scores)  # the label-free estimates' histogram
+    assert mem.scores.sum() == mem.rows
     cfg = DriftConfig()
     rm, rr = build_report(profile, mem, cfg), build_report(profile, ray_, cfg)
     a, b = _numbers(rm), _numbers(rr)
