@@ -122,7 +122,23 @@ class _Traffic:
             self.pending = []
 
 
-def _view(traffic: _Traffic, status: dict[str, Any], loop_events: list[dict[str, Any]], position: str) -> Group:
+def _accuracy_line(report: dict[str, Any] | None) -> str:
+    """The latest window's realised accuracy beside the one estimated without labels."""
+    perf = (report or {}).get("performance") or {}
+    estimated = ((perf.get("estimated") or {}).get("accuracy") or {}).get("value")
+    realised = perf.get("current")
+    shown = [f"realised {realised:.3f} ({perf.get('n', 0)} labels)" if realised is not None else "realised -"]
+    shown.append(f"estimated {estimated:.3f} (no labels)" if estimated is not None else "estimated -")
+    return ", ".join(shown)
+
+
+def _view(
+    traffic: _Traffic,
+    status: dict[str, Any],
+    loop_events: list[dict[str, Any]],
+    position: str,
+    report: dict[str, Any] | None = None,
+) -> Group:
     serving = status.get("serving", {})
     rollout = status.get("rollout") or {}
     head = Table.grid(padding=(0, 2))
@@ -134,7 +150,7 @@ def _view(traffic: _Traffic, status: dict[str, Any], loop_events: list[dict[str,
         f"{rollout.get('phase', '-')} v{(rollout.get('spec') or {}).get('candidate_version', '-')} "
         f"weight {rollout.get('candidate_weight', 0):.2f}",
     )
-    head.add_row("served by", str(traffic.by_variant), "", "")
+    head.add_row("served by", str(traffic.by_variant), "last window", _accuracy_line(report))
     events = Table(title="timeline (latest)", show_lines=False, expand=True)
     events.add_column("kind", style="cyan", no_wrap=True)
     events.add_column("what")
@@ -208,7 +224,8 @@ def run_demo(cfg: DriftlineConfig, console: Console, scenario: str = "concept_th
                 current = rollouts.status()
                 traffic_now = current["serving"]["traffic"]
                 weights.append((time.time(), traffic_now["candidate_weight"], traffic_now["mode"]))
-                live.update(_view(traffic, current, loop.timeline.read(last=8), where))
+                latest = reports[-1] if reports else None
+                live.update(_view(traffic, current, loop.timeline.read(last=8), where, latest))
         traffic.flush_labels()
         timeline = loop.timeline.read()
         registry = ModelRegistry(cfg)

@@ -86,6 +86,31 @@ def _drift_plot(reports: list[dict[str, Any]]) -> str:
     return _png(fig)
 
 
+def _estimate_plot(reports: list[dict[str, Any]]) -> str:
+    """Per analysed window: realised accuracy (from the labels that arrived) and the estimate made without them."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    realised, estimated, low, high = [], [], [], []
+    for report in reports:
+        perf = report.get("performance") or {}
+        est = (perf.get("estimated") or {}).get("accuracy") or {}
+        realised.append(float("nan") if perf.get("current") is None else perf["current"])
+        value = est.get("value")
+        estimated.append(float("nan") if value is None else value)
+        low.append(float("nan") if est.get("ci_low") is None else est["ci_low"])
+        high.append(float("nan") if est.get("ci_high") is None else est["ci_high"])
+    x = range(1, len(reports) + 1)
+    ax.fill_between(x, low, high, color="tab:orange", alpha=0.2, label="estimate's 95% interval")
+    ax.plot(x, estimated, marker=".", color="tab:orange", label="estimated without labels (CBPE)")
+    ax.plot(x, realised, marker=".", color="tab:blue", label="realised (labels that arrived)")
+    ax.set_xlabel("analysed window")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Estimated vs realised accuracy per window (no label-free estimate sees a change of P(y|x))")
+    ax.legend(fontsize=8, loc="lower left")
+    return _png(fig)
+
+
 def _weights_plot(weights: list[tuple[float, float, str]]) -> str:
     import matplotlib.pyplot as plt
 
@@ -139,6 +164,7 @@ td,th{{border:1px solid #ddd;padding:4px 8px;font-size:13px;vertical-align:top}}
 <h2>Accuracy of each champion on fresh data from each regime</h2>{accuracy.round(3).to_html()}
 <ul>{"".join(f"<li>{html.escape(n)}</li>" for n in notes)}</ul>
 <h2>Accuracy over time</h2>{_accuracy_plot(cfg, timeline)}
+<h2>Estimated and realised accuracy</h2>{_estimate_plot(reports)}
 <h2>Drift over time</h2>{_drift_plot(reports)}
 <h2>Traffic weights</h2>{_weights_plot(weights)}
 <h2>Decision timeline</h2><table><tr><th>time (UTC)</th><th>event</th><th>what and why</th></tr>{rows}</table>

@@ -97,3 +97,16 @@ def test_a_window_without_labels_gets_an_estimate_and_the_policy_can_act_on_it()
     assert shift["estimated_prior"] is None  # BBSE needs the confusion matrix, which this profile lacks
     page = render_html(report)
     assert "estimated accuracy 0.5" in page and "no labelled rows in the window yet" in page
+
+
+def test_the_demo_shows_estimated_beside_realised_accuracy() -> None:
+    from driftline.platform.demo import _accuracy_line
+    from driftline.platform.demo_report import _estimate_plot
+
+    labelled = {"performance": {"current": 0.61, "n": 300, "estimated": {"accuracy": {"value": 0.84}}}}
+    assert _accuracy_line(labelled) == "realised 0.610 (300 labels), estimated 0.840 (no labels)"
+    assert _accuracy_line(None) == "realised -, estimated -"
+    unlabelled = {
+        "performance": {"current": None, "estimated": {"accuracy": {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8}}}
+    }
+    assert _estimate_plot([labelled, unlabelled, {"performance": None}]).startswith('<img src="data:image/png;base64,')
