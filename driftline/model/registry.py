@@ -186,8 +186,20 @@ class ModelRegistry:
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(("#", "-"))]
         return [line for line in lines if not line.lower().startswith(own)]
 
-    def set_alias(self, alias: str, version: str) -> None:
+    def set_alias(self, alias: str, version: str, reason: str = "") -> None:
+        """Point ``alias`` at ``version``, then record the move and its ``reason`` on the timeline (MLflow keeps no
+        history of aliases; ``driftline history`` reads this one)."""
+        from driftline.core.alias_history import ALIAS_SET
+        from driftline.core.state_db import StateDB
+        from driftline.core.timeline import Timeline
+
+        previous = self.alias_version(alias)
         self.client.set_registered_model_alias(self.name, alias, version)
+        if previous != str(version):
+            message = f"{self.name}@{alias} -> v{version}" + (f": {reason}" if reason else "")
+            Timeline(StateDB(self.cfg.state_url)).append(
+                ALIAS_SET, message, alias=alias, version=str(version), previous=previous, model=self.name, reason=reason
+            )
 
     def delete_alias(self, alias: str) -> None:
         if self.alias_version(alias) is not None:

@@ -255,6 +255,47 @@ def timeline(
 
 
 @app.command()
+def history(
+    config: ConfigOpt = None,
+    workdir: WorkdirOpt = None,
+    at: Annotated[
+        str | None, typer.Option(help="A time (ISO 8601, UTC, or Unix seconds); default: every period.")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="The alias to follow.")] = "champion",
+) -> None:
+    """Which version was champion (or another alias) at a time, since when and why (MLflow keeps no alias history)."""
+    from driftline.core.alias_history import history_answer, parse_time
+    from driftline.core.state_db import StateDB
+    from driftline.core.timeline import Timeline
+
+    cfg = _config(config, workdir)
+    when = parse_time(at) if at is not None else None
+    answer = history_answer(Timeline(StateDB(cfg.state_url)).read(), alias, when)
+
+    def stamp(t: float | None) -> str:
+        return "now" if t is None else datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    if when is not None:
+        period = answer["period"]
+        if period is None:
+            console.print(f"no version held {alias} at {escape(stamp(when))} (no recorded move before it)")
+            raise typer.Exit(1)
+        console.print(
+            f"v{period['version']} was {alias} at {stamp(when)}: since {stamp(period['since'])}"
+            f"{'' if period['until'] is None else ', until ' + stamp(period['until'])}, "
+            f"because {escape(period['reason'] or 'no reason recorded')}"
+        )
+        return
+    if not answer["periods"]:
+        console.print(f"no recorded move of {alias} yet (moves are recorded from this driftline version on)")
+    for period in answer["periods"]:
+        console.print(
+            f"{stamp(period['since'])} -> {stamp(period['until'])}  v{period['version']}  "
+            f"{escape(period['reason'] or '')}"
+        )
+
+
+@app.command()
 def drift(
     reference: Annotated[str, typer.Option(help="Parquet path or models:/NAME@ALIAS (its stored profile).")],
     current: Annotated[str, typer.Option(help="Parquet file or folder (e.g. <workdir>/logs/predictions).")],

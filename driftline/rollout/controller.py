@@ -48,7 +48,7 @@ class TrafficPublisher(Protocol):
 class AliasMover(Protocol):
     """Moves MLflow aliases: ``promote`` makes the candidate the champion, ``rollback`` clears the candidate."""
 
-    def promote(self, candidate_version: str) -> None: ...
+    def promote(self, candidate_version: str, reason: str = "") -> None: ...
 
     def rollback(self) -> None: ...
 
@@ -142,7 +142,8 @@ class RolloutController:
         try:
             self.publisher.publish(traffic_for(state, self._champion_version()))
             if aliases and state.phase is Phase.PROMOTED:
-                self.aliases.promote(state.spec.candidate_version)
+                reason = state.history[-1].reason if state.history else "promoted"
+                self.aliases.promote(state.spec.candidate_version, reason)
             elif aliases and state.phase is Phase.ROLLED_BACK:
                 self.aliases.rollback()
         except Exception as exc:

@@ -54,12 +54,12 @@ class MlflowAliases:
     def __init__(self, cfg: DriftlineConfig) -> None:
         self.cfg = cfg
 
-    def promote(self, candidate_version: str) -> None:
+    def promote(self, candidate_version: str, reason: str = "") -> None:
         from driftline.model.registry import CANDIDATE, CHAMPION, ModelRegistry
 
         registry = ModelRegistry(self.cfg)
         if registry.alias_version(CHAMPION) != candidate_version:
-            registry.set_alias(CHAMPION, candidate_version)
+            registry.set_alias(CHAMPION, candidate_version, reason=f"rollout: {reason}" if reason else "rollout")
         if registry.alias_version(CANDIDATE) == candidate_version:
             registry.delete_alias(CANDIDATE)
 
@@ -206,6 +206,12 @@ class Controller:
         decision = self.controller.abort(self.clock.now(), reason)
         self.timeline.append("manual_abort", reason, version=decision.state.spec.candidate_version)
         return self.status()
+
+    def history(self, alias: str = "champion", at: float | None = None) -> dict[str, Any]:
+        """Which version held ``alias`` at ``at`` (default: now), since when and why, from the timeline."""
+        from driftline.core.alias_history import history_answer
+
+        return history_answer(self.timeline.read(), alias, at)
 
     def serving(self) -> dict[str, Any]:
         return self.publisher.state.to_dict()

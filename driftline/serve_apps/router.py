@@ -347,6 +347,20 @@ class Router:
             return error(503, "state_unavailable", str(cause(err)))
         return status
 
+    @api.get("/rollout/history", summary="Which version held an alias (default champion) at a time, since when, why")
+    async def rollout_history(self, alias: str = "champion", at: str | None = None) -> Any:
+        from driftline.core.alias_history import parse_time
+
+        try:
+            when = parse_time(at) if at is not None else None
+        except DriftlineError as err:
+            return error(422, "bad_time", str(cause(err)))
+        try:
+            answer: dict[str, Any] = await self._controller.history.remote(alias, when)
+        except StateStoreError as err:
+            return error(503, "state_unavailable", str(cause(err)))
+        return answer
+
     def _refuse(self, request: Request) -> JSONResponse | None:
         """The 403/401 answer when the caller may not use the admin API; None when it may."""
         if not self._auth.enabled:

@@ -91,5 +91,5 @@ def register_candidate(
         run_name=run_name,
     ).version
     if gates.passed:
-        registry.set_alias(CANDIDATE, version)
+        registry.set_alias(CANDIDATE, version, reason=gates.reason[:500])
     return RegisteredCandidate(version, gates.passed, tags)

@@ -115,9 +115,15 @@ def train_champion(cfg: DriftlineConfig, progress: Callable[[str], None] = lambd
         tags={**tags, "driftline.ray_run": run_name},
         run_name=run_name,
     )
-    registry.set_alias(CHAMPION, version.version)
+    registry.set_alias(CHAMPION, version.version, reason=f"initial champion ({evaluation_summary(evaluation)})")
     seconds = (pd.Timestamp.now() - started).total_seconds()
     return ChampionResult(version, evaluation.accuracy, len(train), len(val), seconds, evaluation)
+
+
+def evaluation_summary(evaluation: Evaluation) -> str:
+    if evaluation.is_regression:
+        return f"driftline train: validation RMSE {evaluation.rmse:.4g} on {evaluation.n} rows"
+    return f"driftline train: validation accuracy {evaluation.accuracy:.3f} on {evaluation.n} rows"
 
 
 def _family_params(cfg: DriftlineConfig) -> dict[str, object]:

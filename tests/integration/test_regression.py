@@ -203,3 +203,28 @@ def test_canary_checks_absolute_error_on_real_feedback_and_promotes(setup, url) 
     assert judged and all(c["passed"] for c in judged), mae  # the new concept's model is not worse: it is better
     assert all(math.isfinite(c["observed"]) and c["observed"] < 0 for c in judged), judged
     assert registry.alias_version(CHAMPION) == candidate
+
+
+def test_history_says_which_version_was_champion_when_and_why(setup, url) -> None:
+    from driftline.platform.cli import app
+
+    cfg, folder, _ = setup
+    answer = httpx.get(f"{url}/rollout/history", timeout=30).json()
+    first, second = answer["periods"][:2]
+    assert (first["version"], second["version"]) == ("1", "2") and first["until"] == second["since"]
+    assert first["reason"].startswith("initial champion (driftline train: validation RMSE")
+    assert second["reason"] == "rollout: canary passed every step" and second["previous"] == "1"
+    middle = (first["since"] + first["until"]) / 2
+    at = httpx.get(f"{url}/rollout/history", params={"at": str(middle)}, timeout=30).json()
+    assert at["period"]["version"] == "1"
+    bad = httpx.get(f"{url}/rollout/history", params={"at": "yesterday"}, timeout=30)
+    assert bad.status_code == 422 and "ISO 8601" in bad.text
+    args = ["history", "--config", str(folder / "driftline.yaml"), "--workdir", str(cfg.workdir_path)]
+    printed = CliRunner().invoke(app, [*args, "--at", str(middle)])
+    assert (
+        printed.exit_code == 0
+        and "v1 was champion at" in printed.output
+        and "because initial champion" in printed.output
+    )
+    before = CliRunner().invoke(app, [*args, "--at", "2000-01-01T00:00:00Z"])
+    assert before.exit_code == 1 and "no version held champion" in before.output

@@ -33,9 +33,11 @@ class FakePublisher:
 class FakeAliases:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.reasons: list[str] = []
 
-    def promote(self, candidate_version: str) -> None:
+    def promote(self, candidate_version: str, reason: str = "") -> None:
         self.calls.append(("promote", candidate_version))
+        self.reasons.append(reason)
 
     def rollback(self) -> None:
         self.calls.append(("rollback",))
@@ -63,6 +65,7 @@ def test_canary_to_promotion(tmp_path: Path) -> None:
     assert pub.configs[-1].revision == d.state.revision == 3
     d = ctl.tick(Observation(3.0, ok(0), ok(60)))
     assert d.action is Action.PROMOTE and aliases.calls == [("promote", "4")]
+    assert aliases.reasons == ["canary passed every step"]  # the alias move carries the decision's reason
     assert (pub.configs[-1].champion_version, pub.configs[-1].mode) == ("4", TrafficMode.NONE)
 
     # Finished: further ticks change nothing.
@@ -150,10 +153,10 @@ def test_an_alias_that_fails_at_promotion_is_moved_at_a_later_tick(tmp_path: Pat
     class FlakyAliases(FakeAliases):
         down = True
 
-        def promote(self, candidate_version: str) -> None:
+        def promote(self, candidate_version: str, reason: str = "") -> None:
             if self.down:
                 raise ConnectionError("MLflow is down")
-            super().promote(candidate_version)
+            super().promote(candidate_version, reason)
 
     pub, aliases = FakePublisher(), FlakyAliases()
     ctl = RolloutController(RolloutStore(tmp_path), pub, aliases, champion_version=lambda: "3")
