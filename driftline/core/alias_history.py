@@ -16,6 +16,7 @@ Pure: events in, periods out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,16 +73,20 @@ def parse_time(text: str) -> float:
     from driftline.core.errors import DataError
 
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise DataError(f"Time {text!r} is not a finite number of seconds.", "Use e.g. 2026-12-04T10:00:00Z.")
+        return seconds
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError):
         raise DataError(
             f"Time {text!r} is neither ISO 8601 nor Unix seconds.", "Use e.g. 2026-12-04T10:00:00Z."
         ) from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def history_answer(events: list[dict[str, Any]], alias: str = "champion", at: float | None = None) -> dict[str, Any]:

@@ -187,6 +187,28 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
                 "state": {"type": "string"},
             },
         },
+        "AliasHistory": {
+            "type": "object",
+            "required": ["alias", "at", "period", "periods"],
+            "properties": {
+                "alias": {"type": "string"},
+                "at": {"type": ["number", "null"]},
+                "period": {"oneOf": [{"type": "null"}, _ref("AliasPeriod")]},
+                "periods": {"type": "array", "items": _ref("AliasPeriod")},
+            },
+        },
+        "AliasPeriod": {
+            "type": "object",
+            "required": ["alias", "version", "since", "until", "reason"],
+            "properties": {
+                "alias": {"type": "string"},
+                "version": {"type": "string"},
+                "since": {"type": "number", "description": "Unix seconds"},
+                "until": {"type": ["number", "null"], "description": "null: still holds it"},
+                "reason": {"type": "string"},
+                "previous": {"type": ["string", "null"]},
+            },
+        },
         "RolloutStatus": {
             "type": "object",
             "required": ["rollout", "serving"],
@@ -263,6 +285,14 @@ def _operations(predict_headers: dict[str, Any]) -> dict[tuple[str, str], dict[s
                     _422="not a valid RolloutSpec (the message names the field)",
                 ),
             },
+        },
+        ("/rollout/history", "get"): {
+            "responses": {
+                "200": _response(
+                    "the alias's periods and the one at 'at' (null before the first move)", _ref("AliasHistory")
+                ),
+                **_errors(_422="'at' is neither ISO 8601 nor Unix seconds", _503="the state database is unavailable"),
+            }
         },
         ("/rollout/promote", "post"): {**admin, "responses": admin_outcomes},
         ("/rollout/abort", "post"): {**admin, "responses": admin_outcomes},
