@@ -79,7 +79,9 @@ def category_counts(column: ArrowColumn, name: str) -> CategoricalSummary:
     values = pc.drop_null(column)
     if len(values) == 0:
         return CategoricalSummary({}, n_missing)
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+    if pa.types.is_boolean(values.type):  # as Python spells them, like the router's log and the preprocessor
+        values = pc.if_else(values, "True", "False")
+    elif not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.string())
     vc = pc.value_counts(values)
     keys = vc.field("values").to_pylist()

@@ -88,6 +88,17 @@ class PerformanceConfig(StrictModel):
     )
 
 
+class JointDriftConfig(StrictModel):
+    enabled: bool = Field(
+        default=True, description="Run the domain-classifier test on the reference and window samples."
+    )
+    min_rows: int = Field(default=200, ge=20, description="Rows each sample needs before the test runs.")
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="Level of the one-sided test of AUC > 0.5.")
+    min_auc: float = Field(
+        default=0.55, ge=0.5, lt=1, description="Smallest held-out AUC called joint drift (an effect size, as KS D)."
+    )
+
+
 class SchemaConfig(StrictModel):
     numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
     categorical: list[str] = Field(default_factory=list, description="Categorical feature columns.")
@@ -127,6 +138,7 @@ class DriftConfig(StrictModel):
     dataset: DatasetVerdictConfig = Field(default_factory=DatasetVerdictConfig)
     label_shift: LabelShiftConfig = Field(default_factory=LabelShiftConfig)
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
+    joint: JointDriftConfig = Field(default_factory=JointDriftConfig)
     schema_: SchemaConfig | None = Field(
         default=None, alias="schema", description="Explicit schema for a Parquet reference; null infers it."
     )

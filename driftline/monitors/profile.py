@@ -1,14 +1,15 @@
 """The reference profile: everything drift tests need to know about the training data, built once per model.
 
-Per numeric feature, ``n_bins`` quantile bins of the reference (default 1000, so each holds ~0.1% of the
-reference: KS from histograms is then within ~0.001 of the exact statistic, see ``stattests/ks.py``), their counts
-and per-bin sums, moments and extremes; the outer bins are open-ended. Per categorical feature, category counts.
-Plus the label prior, the validation confusion matrix (rows = true class, cols = predicted) and baseline metrics.
-A classifier's profile carries ``estimation``: CBPE, ATC and BCTS fitted on its validation probabilities, what the
-drift report estimates performance with before labels arrive. For a regression target, ``outputs`` holds the same
-numeric summaries of the target (``label``) and of the model's holdout predictions (``prediction``), which the
-drift report tests like features, and the baseline is RMSE and MAE.
-The profile is JSON (``to_json``), stored by the training job as the MLflow artifact ``reference_profile``.
+Per numeric feature, ``n_bins`` quantile bins of the reference (default 1000, so each holds ~0.1% of the reference: KS
+from histograms is then within ~0.001 of the exact statistic, see ``stattests/ks.py``), their counts and per-bin
+sums, moments and extremes; the outer bins are open-ended. Per categorical feature, category counts. Plus the label
+prior, the validation confusion matrix (rows = true class, cols = predicted) and baseline metrics. A classifier's
+profile carries ``estimation``: CBPE, ATC and BCTS fitted on its validation probabilities, what the drift report
+estimates performance with before labels arrive. A uniform ``sample`` of the reference's feature rows (2,000 by
+default) feeds the joint-drift test (a domain classifier, ``domain_classifier.py``). For a regression target,
+``outputs`` holds the same numeric summaries of the target (``label``) and of the model's holdout predictions
+(``prediction``), which the drift report tests like features, and the baseline is RMSE and MAE. The profile is JSON
+(``to_json``), stored by the training job as the MLflow artifact ``reference_profile``.
 
 >>> import numpy as np, pandas as pd
 >>> from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
@@ -33,6 +34,7 @@ import pyarrow as pa
 from driftline.core.errors import DataError
 from driftline.datasets.schema import ClassValue, DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.columns import category_counts, class_index, float_values, is_numeric_type
+from driftline.monitors.joint_sample import DEFAULT_SAMPLE_ROWS, reference_sample
 from driftline.monitors.summaries import CategoricalSummary, NumericSummary
 
 __all__ = ["DEFAULT_N_BINS", "ReferenceProfile", "build_reference_profile", "infer_schema", "profile_from_table"]
@@ -63,6 +65,7 @@ class ReferenceProfile:
     source: str = ""
     outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
     estimation: dict[str, Any] = field(default_factory=dict)  # classifier: CBPE/ATC/BCTS fits (window_estimate.py)
+    sample: dict[str, list[Any]] = field(default_factory=dict)  # feature rows for the joint-drift test
 
     @property
     def label_prior(self) -> dict[str, float] | None:
@@ -86,6 +89,7 @@ class ReferenceProfile:
             "source": self.source,
             "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
             "estimation": self.estimation,
+            "sample": self.sample,
         }
 
     @classmethod
@@ -110,6 +114,7 @@ class ReferenceProfile:
             source=str(d.get("source", "")),
             outputs={k: NumericSummary.from_dict(v) for k, v in (d.get("outputs") or {}).items()},
             estimation=dict(d.get("estimation") or {}),
+            sample=dict(d.get("sample") or {}),
         )
 
     def to_json(self) -> str:
@@ -170,6 +175,7 @@ def profile_from_table(
     n_bins: int = DEFAULT_N_BINS,
     source: str = "",
     predictions: np.ndarray | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
 ) -> ReferenceProfile:
     """Same as :func:`build_reference_profile`, from an Arrow table."""
     if n_bins < 2:
@@ -219,6 +225,11 @@ def profile_from_table(
         baseline={k: float(v) for k, v in (baseline or {}).items()},
         source=source,
         outputs=outputs,
+        sample=reference_sample(
+            table, [f.name for f in schema.numeric], [f.name for f in schema.categorical], sample_rows
+        )
+        if sample_rows
+        else {},
     )
 
 
@@ -230,6 +241,7 @@ def build_reference_profile(
     baseline: dict[str, float] | None = None,
     n_bins: int = DEFAULT_N_BINS,
     predictions: np.ndarray | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
 ) -> ReferenceProfile:
     """Profile ``df`` (the model's training data) under ``schema``; see the module docstring for what is kept.
     ``predictions`` (regression): the model's holdout predictions, the reference of prediction drift."""
@@ -243,6 +255,7 @@ def build_reference_profile(
         n_bins=n_bins,
         source="dataframe",
         predictions=predictions,
+        sample_rows=sample_rows,
     )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import FeatureKind, FeatureSpec
@@ -32,7 +33,7 @@ from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.report_schema import REPORT_SCHEMA_VERSION
 from driftline.monitors.stattests.base import OTHER, TestResult, coarse_edge_index
 from driftline.monitors.stattests.registry import get_stat_test
-from driftline.monitors.summaries import CategoricalSummary, NumericSummary, WindowSummary
+from driftline.monitors.summaries import MAX_MAGNITUDE, CategoricalSummary, NumericSummary, WindowSummary
 
 __all__ = ["DISPLAY_BINS", "REPORT_SCHEMA_VERSION", "benjamini_hochberg", "build_report"]
 
@@ -255,6 +256,45 @@ def _with_estimate(
     return perf
 
 
+def _joint_drift(profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any] | None:
+    """The domain-classifier test on the reference's and the window's row samples: drift in how features move
+    together, which per-feature tests cannot see (``domain_classifier.py``)."""
+    j = cfg.joint
+    if not j.enabled or not profile.sample or window.sample is None:
+        return None
+    features = [f for f in profile.schema.features if not cfg.ignored(f.name)]
+    ref, cur = pd.DataFrame(profile.sample), window.sample.frame()
+    for f in features:  # one type per column on both sides: numbers as float, categories as strings
+        for frame in (ref, cur):
+            frame[f.name] = _as_kind(frame[f.name], f.kind)
+    n_ref, n_cur = len(ref), len(cur)
+    base = {"n_reference": n_ref, "n_window": n_cur, "alpha": j.alpha, "min_auc": j.min_auc}
+    if min(n_ref, n_cur) < j.min_rows:
+        return {**base, "tested": False, "drifted": False, "reason": f"samples of {n_ref}/{n_cur} rows < {j.min_rows}"}
+    from driftline.monitors.domain_classifier import domain_classifier_test
+
+    try:
+        r = domain_classifier_test(ref, cur, [f.name for f in features], alpha=j.alpha)
+    except (DataError, ValueError, FloatingPointError) as exc:  # e.g. a column with no usable value in a sample
+        return {**base, "tested": False, "drifted": False, "reason": f"not tested: {exc}"}
+    return {
+        **base,
+        "tested": True,
+        "auc": r.auc,
+        "p_value": r.p_value,
+        "drifted": bool(r.drift_detected and r.auc >= j.min_auc),
+        "top_features": [{"feature": name, "weight": weight} for name, weight in r.top_features],
+        "reason": None,
+    }
+
+
+def _as_kind(values: pd.Series, kind: FeatureKind) -> pd.Series:
+    if kind is FeatureKind.NUMERIC:  # non-finite and huge values are left out, as every other test does
+        x = pd.to_numeric(values, errors="coerce").astype(float)
+        return x.where(x.abs() <= MAX_MAGNITUDE)
+    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+
 def _decide(features: dict[str, dict[str, Any]], cfg: DriftConfig) -> str:
     """Set each feature's verdict from its primary test, with multiple-testing control; return the method text."""
     with_p = [n for n, e in features.items() if e["testable"] and e["tests"][e["primary_test"]].p_value is not None]
@@ -329,6 +369,7 @@ def build_report(
             perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
     perf = _with_estimate(perf, profile, estimate, cfg)
     outputs = _output_drift(profile, window, cfg)
+    joint = _joint_drift(profile, window, cfg)
     labelled = window.residuals.n if regression else int(window.labels.label_counts.sum())
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -345,6 +386,7 @@ def build_report(
         "performance": perf,
         "task": "regression" if regression else "classification",
         "prediction_drift": outputs,
+        "joint_drift": joint,
         "summary": {
             "drifted_features": drifted,
             "testable_features": len(testable),
@@ -355,6 +397,7 @@ def build_report(
             "performance_decay": bool(perf and perf["decayed"]),
             "estimated_decay": bool(perf and (perf.get("estimated") or {}).get("decayed")),
             "prediction_drift": bool(outputs and any(e["drifted"] for e in outputs.values())),
+            "joint_drift": bool(joint and joint["drifted"]),
             "data_quality": [finding for e in features.values() for finding in e["data_quality"]["findings"]],
         },
         "timings": dict(timings or {}),

@@ -217,6 +217,21 @@ def _estimated_line(est: dict[str, Any] | None) -> str:
     )
 
 
+def _joint_section(joint: dict[str, Any] | None) -> str:
+    """The domain classifier's verdict: can the window's rows be told from the reference's, and by what."""
+    if not joint:
+        return ""
+    if not joint.get("tested"):
+        return f"<h2>Joint drift</h2><p class='muted'>{escape(str(joint.get('reason')))}</p>"
+    top = ", ".join(f"{escape(t['feature'])} ({t['weight']:.2f})" for t in joint.get("top_features", []))
+    return (
+        f"<h2>Joint drift</h2><p>{_badge('joint drift', joint['drifted'])} a classifier tells the window's rows from "
+        f"the reference's with held-out AUC {_fmt(joint['auc'])} (0.5 = indistinguishable; one-sided p = "
+        f"{_fmt(joint['p_value'])}; drift at AUC >= {_fmt(joint['min_auc'])} and p <= {_fmt(joint['alpha'])}), on "
+        f"{joint['n_reference']} + {joint['n_window']} sampled rows. What separates them most: {top}.</p>"
+    )
+
+
 def _outputs_section(outputs: dict[str, Any] | None) -> str:
     """Regression: the predictions' and the target's distributions, drawn and tested like numeric features."""
     if not outputs:
@@ -261,6 +276,7 @@ schema {_fmt(report.get("schema_version"))}</p>
 <table><tr><th>feature</th><th>kind</th><th>primary test</th><th>statistic</th><th>adjusted p</th><th>drifted</th></tr>
 {overview}</table>
 <div class="grid">{"".join(_feature_card(n, features[n]) for n in order)}</div>
+{_joint_section(report.get("joint_drift"))}
 {_outputs_section(report.get("prediction_drift"))}
 {"" if report.get("task") == "regression" else _label_section(report.get("label_shift", {}))}
 <h2>Performance</h2>{_performance_panel(report.get("performance"))}

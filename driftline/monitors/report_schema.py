@@ -84,6 +84,7 @@ class SummarySection(_Section):
     label_shift: bool = False
     performance_decay: bool = False
     estimated_decay: bool = False
+    joint_drift: bool = False
 
 
 class LabelShiftSection(_Section):

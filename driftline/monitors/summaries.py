@@ -299,6 +299,7 @@ class WindowSummary:
     outputs: dict[str, NumericSummary] = field(default_factory=dict)  # regression: "label", "prediction"
     residuals: ResidualSummary = field(default_factory=ResidualSummary)  # regression: rows with label and prediction
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # classifier: score histogram
+    sample: Any = None  # a joint_sample.RowSample of the window's feature rows, or None
 
     def merge(self, other: WindowSummary) -> WindowSummary:
         def _pick(a: int | None, b: int | None, fn: Any) -> int | None:
@@ -317,4 +318,9 @@ class WindowSummary:
             {k: v.merge(other.outputs[k]) for k, v in self.outputs.items()},
             self.residuals.merge(other.residuals),
             _add(self.scores, other.scores),
+            other.sample
+            if self.sample is None
+            else self.sample
+            if other.sample is None
+            else self.sample.merge(other.sample),
         )

@@ -28,6 +28,7 @@ import pyarrow.dataset as pads
 from driftline.core.errors import DataError
 from driftline.datasets.schema import ClassValue, FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
+from driftline.monitors.joint_sample import DEFAULT_SAMPLE_ROWS, RowSample
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import (
     CategoricalSummary,
@@ -109,6 +110,7 @@ class SummaryPlan:
     has_row: bool = False  # the window has a ``row`` column (multi-row requests)
     outputs: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # regression: label, prediction edges
     probability_column: str | None = None  # classifier: the log's per-row class probabilities (label-free estimates)
+    sample_rows: int = 0  # rows of the window's joint-drift sample (0: none)
 
     @property
     def columns(self) -> list[str]:
@@ -128,6 +130,7 @@ class SummaryPlan:
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         feedback: Feedback | None = None,
+        sample_rows: int = DEFAULT_SAMPLE_ROWS,
     ) -> SummaryPlan:
         """Check the window's columns against the profile and plan the pass; bad columns raise DataError."""
         names = set(window_schema.names)
@@ -174,6 +177,7 @@ class SummaryPlan:
             has_row="row" in names,
             outputs={k: (v.edges, v.mean if v.n else 0.0) for k, v in profile.outputs.items()},
             probability_column=_probability_column(profile, window_schema),
+            sample_rows=sample_rows if profile.sample else 0,
         )
 
 
@@ -227,6 +231,7 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
         labels.joint = np.bincount(y[both] * k + p[both], minlength=k * k).reshape(k, k).astype(np.int64)
     ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
+        sample=_sample(table, plan),
         scores=_scores(table, plan),
         rows=int(table.num_rows),
         numeric=numeric,
@@ -240,6 +245,12 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
 
 
 PROBABILITIES = "probabilities"
+
+
+def _sample(table: pa.Table, plan: SummaryPlan) -> RowSample | None:
+    if not plan.sample_rows:
+        return None
+    return RowSample.of(table, [*plan.numeric, *plan.categorical], plan.sample_rows)
 
 
 def _probability_column(profile: ReferenceProfile, window_schema: pa.Schema) -> str | None:
@@ -296,6 +307,7 @@ def _regression_summary(
     residuals = ResidualSummary.from_errors(p - y) if y is not None and p is not None else ResidualSummary()
     ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
+        sample=_sample(table, plan),
         rows=int(table.num_rows),
         numeric=numeric,
         categorical=categorical,

@@ -193,7 +193,7 @@ class _Run:
                 base = dict(before)  # shift, not the in-sample error of a window that straddles the change
             self.baseline = base["rmse"]
             self.profile = build_reference_profile(
-                data, self.stream.schema, baseline=base, n_bins=_PROFILE_BINS, predictions=pred
+                data, self.stream.schema, baseline=base, n_bins=_PROFILE_BINS, predictions=pred, sample_rows=0
             )
             return
         self.baseline = float(correct.mean())  # in-sample: optimistic by the (small) generalisation gap
@@ -202,7 +202,7 @@ class _Run:
         cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
         base = {"accuracy": self.baseline, "n": float(len(data))}
         self.profile = build_reference_profile(
-            data, self.stream.schema, confusion_matrix=cm, baseline=base, n_bins=_PROFILE_BINS
+            data, self.stream.schema, confusion_matrix=cm, baseline=base, n_bins=_PROFILE_BINS, sample_rows=0
         )
 
     def report(self, window: pd.DataFrame, pred: np.ndarray) -> dict[str, Any]:

@@ -90,6 +90,9 @@ class TriggerConfig(StrictModel):
         default=0.5, gt=0, le=1, description="Fire when the share of drifted features >= this; null off."
     )
     dataset_drift: bool = Field(default=True, description="Fire when the report's summary.dataset_drift is true.")
+    joint_drift: bool = Field(
+        default=False, description="Fire when the domain classifier tells the window from the reference (joint drift)."
+    )
     label_shift_tv: float | None = Field(
         default=0.1,
         gt=0,
@@ -170,7 +173,13 @@ class PolicyConfig(StrictModel):
             )
         t = self.triggers
         if self.strategy is Strategy.TRIGGERED and not (
-            t.performance_drop or t.drift_share or t.dataset_drift or t.label_shift_tv or t.detector or t.estimated_drop
+            t.performance_drop
+            or t.drift_share
+            or t.dataset_drift
+            or t.label_shift_tv
+            or t.detector
+            or t.estimated_drop
+            or t.joint_drift
         ):
             raise ValueError("strategy 'triggered' has every trigger disabled; enable at least one under triggers")
         if self.label_shift_fix and t.label_shift_tv is None:

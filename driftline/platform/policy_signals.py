@@ -170,9 +170,12 @@ def _read_drift(summary: SummarySection | None, cfg: TriggerConfig, sig: Signals
     share_text = f"share of drifted features {share:.2f}" if share is not None else "share of drifted features n/a"
     by_share = cfg.drift_share is not None and share is not None and share >= cfg.drift_share
     by_flag = cfg.dataset_drift and dataset_drift
-    if by_share or by_flag:
+    by_joint = cfg.joint_drift and summary.joint_drift
+    sig.evidence["drift"]["joint_drift"] = summary.joint_drift
+    if by_share or by_flag or by_joint:
         parts = [f"{share_text} >= {cfg.drift_share:.2f}"] if by_share else []
         parts += [f"dataset drift ({summary.method or 'report verdict'})"] if by_flag else []
+        parts += ["joint drift (a classifier tells the window's rows from the reference's)"] if by_joint else []
         sig.fired["drift"] = " and ".join(parts)
     else:
         limit = f" < {cfg.drift_share:.2f}" if cfg.drift_share is not None and share is not None else ""

@@ -124,6 +124,10 @@ def test_ray_and_memory_engines_agree(ray_session: None, logs: tuple[Path, Path,
         assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-9), key
     assert rm["summary"] == rr["summary"]
     assert rr["summary"]["drifted_features"] == ["x0", "x1"]
+    # The joint-drift samples are drawn per block (2,000 rows, bottom-k): same size, not the same rows.
+    assert mem.sample.rows == ray_.sample.rows == 2000
+    assert rm["joint_drift"]["drifted"] and rr["joint_drift"]["drifted"]
+    assert {t["feature"] for t in rr["joint_drift"]["top_features"][:2]} & {"x0", "x1"}
 
 
 def test_drift_job_with_ray_engine_writes_report(ray_session: None, logs: tuple[Path, Path, ReferenceProfile],
