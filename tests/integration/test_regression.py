@@ -202,6 +202,9 @@ def test_canary_checks_absolute_error_on_real_feedback_and_promotes(setup, url) 
     judged = [c for c in mae if c["observed"] is not None]
     assert judged and all(c["passed"] for c in judged), mae  # the new concept's model is not worse: it is better
     assert all(math.isfinite(c["observed"]) and c["observed"] < 0 for c in judged), judged
+    deadline = time.monotonic() + 30
+    while registry.alias_version(CHAMPION) != candidate and time.monotonic() < deadline:
+        time.sleep(0.2)  # the alias moves as the promotion's effect, just after the decision is saved
     assert registry.alias_version(CHAMPION) == candidate
 
 
