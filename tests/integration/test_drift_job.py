@@ -50,7 +50,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Referenc
     # The model's validation scores and labels fit the label-free estimators the profile carries.
     valid = np.random.default_rng(5).random(4000)
     profile.estimation = fit_reference_estimators(
-        np.c_[1 - valid, valid], (np.random.default_rng(6).random(4000) < valid)
+        np.c_[1 - valid, valid], (np.random.default_rng(6).random(4000) < valid).astype(int)
     )
     n = 60_000
     scores = np.random.default_rng(7).random(n) ** 0.7
