@@ -12,6 +12,10 @@ columns categorical, a column named ``label`` or ``y`` is the label (classes = i
 prediction-log columns (request_id, timestamp, prediction, ...) are never features. If the reference has both a
 label and a ``prediction`` column its confusion matrix and accuracy become the BBSE input and the baseline.
 
+A ``models:/`` reference and a window with the features and the label but no ``prediction`` column (a table of the
+user's, labels included) is first scored with that model (``score_window.py``), so the report judges performance
+on it; ``window.scored_by`` names the model.
+
 >>> import inspect
 >>> list(inspect.signature(run_drift_job).parameters)[:3]
 ['reference', 'current', 'out']
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -39,6 +44,7 @@ from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.profile import ReferenceProfile, infer_schema, profile_from_table
 from driftline.monitors.report import build_report
 from driftline.monitors.report_html import render_html
+from driftline.monitors.score_window import needs_scoring, score_window
 from driftline.monitors.summaries import WindowSummary
 from driftline.monitors.window import PREDICTION, load_feedback, open_dataset
 
@@ -144,18 +150,21 @@ def run_drift_job(
         profile, source = load_reference(reference, cfg, dcfg), str(reference)
     t1 = time.perf_counter()
     fb = load_feedback(feedback) if feedback is not None else None
-    summary = _summarize(engine, str(current), profile, cfg, since=since, until=until, feedback=fb)
+    with tempfile.TemporaryDirectory() as scratch:
+        window, scored_by = str(current), None
+        if fb is None and needs_scoring(window, reference, profile):  # a labelled table the model never answered
+            window, scored_by = str(score_window(window, str(reference), cfg, Path(scratch))), str(reference)
+        summary = _summarize(engine, window, profile, cfg, since=since, until=until, feedback=fb)
     t2 = time.perf_counter()
     timings = {"reference_seconds": t1 - t0, "summary_seconds": t2 - t1}
     report = build_report(profile, summary, dcfg, reference_source=source, timings=timings)
+    report["window"]["scored_by"] = scored_by
     t3 = time.perf_counter()
     report["timings"].update(kernel_seconds=t3 - t2, total_seconds=t3 - t0, engine=engine)
     if log_to_mlflow:
         from driftline.monitors.mlflow_log import log_report
 
         if out is None:
-            import tempfile
-
             with tempfile.TemporaryDirectory() as tmp:
                 log_report(report, cfg, lambda r: _write(r, Path(tmp)))
         else:

@@ -316,8 +316,21 @@ def drift(
     summary = report["summary"]
     console.print(
         f"drifted features: {summary['drifted_features'] or 'none'}; dataset drift: {summary['dataset_drift']} "
-        f"({summary['method']}); report: {out / 'report.html'}"
+        f"({escape(summary['method'])}); report: {out / 'report.html'}"
     )
+    perf = report.get("performance")
+    if perf and perf.get("current") is not None:
+        scored = f" (scored with {report['window']['scored_by']})" if report["window"].get("scored_by") else ""
+        console.print(
+            f"{perf['metric']}: {perf['current']:.3f} vs baseline {perf['baseline']:.3f} on {perf['n']} labelled "
+            f"rows{scored}; decayed: {perf['decayed']} (p={perf['p_value']:.3g})"
+        )
+    estimated = ((perf or {}).get("estimated") or {}).get("accuracy") or {}
+    if estimated.get("value") is not None:
+        console.print(
+            f"estimated accuracy without labels: {estimated['value']:.3f} "
+            f"[{estimated['ci_low']:.3f}, {estimated['ci_high']:.3f}] ({perf['estimated']['method']})"  # type: ignore[index]
+        )
 
 
 rollout_app = typer.Typer(help="Start, inspect, promote or abort a rollout through the Serve app's admin API.")

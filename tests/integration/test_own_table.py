@@ -149,3 +149,8 @@ def test_drift_job_runs_on_the_users_files(own, trained, tmp_path) -> None:
     assert any(f.startswith("city: ") and "(paris)" in f for f in report["summary"]["data_quality"])
     assert report["features"]["age"]["data_quality"]["missing_share"]["reference"] > 0.02
     assert (tmp_path / "report" / "report.html").is_file()
+    # The table has labels but no predictions: the job scores it with the model and judges performance on it.
+    perf = report["performance"]
+    assert report["window"]["scored_by"] == f"models:/{cfg.mlflow.model_name}@{CHAMPION}" and perf["n"] == 2000
+    assert perf["current"] > 0.75 and not perf["decayed"]  # covariate shift: P(churn | X) held, so did accuracy
+    assert abs(perf["estimated"]["accuracy"]["value"] - perf["current"]) < 0.05  # and the label-free estimate agrees
