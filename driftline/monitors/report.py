@@ -219,6 +219,21 @@ def _estimate(profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig
     return estimate_window(profile.estimation, window.scores, cfg.performance.confidence)
 
 
+def _sampled_mlls(profile: ReferenceProfile, window: WindowSummary) -> np.ndarray | None:
+    """A multiclass model's MLLS prior from the probability rows in the window's sample."""
+    k = len(profile.schema.classes)
+    if k <= 2 or "bcts" not in profile.estimation or window.sample is None:
+        return None
+    if "probabilities" not in window.sample.table.column_names:
+        return None
+    rows = [p for p in window.sample.table.column("probabilities").to_pylist() if p is not None and len(p) == k]
+    if not rows:
+        return None
+    from driftline.monitors.estimation.window_estimate import mlls_from_rows
+
+    return mlls_from_rows(profile.estimation, np.asarray(rows, dtype=np.float64))
+
+
 def _with_estimate(
     perf: dict[str, Any] | None, profile: ReferenceProfile, estimated: dict[str, Any] | None, cfg: DriftConfig
 ) -> dict[str, Any] | None:
@@ -348,7 +363,9 @@ def build_report(
     share = len(drifted) / len(testable) if testable else 0.0
     classes = profile.schema.classes
     estimate = _estimate(profile, window, cfg)
-    mlls = np.asarray(estimate["mlls_prior"]) if estimate and "mlls_prior" in estimate else None
+    mlls = (
+        np.asarray(estimate["mlls_prior"]) if estimate and "mlls_prior" in estimate else _sampled_mlls(profile, window)
+    )
     labels = label_shift_section(
         classes,
         profile.label_counts,

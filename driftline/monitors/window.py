@@ -250,7 +250,8 @@ PROBABILITIES = "probabilities"
 def _sample(table: pa.Table, plan: SummaryPlan) -> RowSample | None:
     if not plan.sample_rows:
         return None
-    return RowSample.of(table, [*plan.numeric, *plan.categorical], plan.sample_rows)
+    extra = [plan.probability_column] if plan.probability_column else []  # multiclass MLLS reads sampled rows
+    return RowSample.of(table, [*plan.numeric, *plan.categorical, *extra], plan.sample_rows)
 
 
 def _probability_column(profile: ReferenceProfile, window_schema: pa.Schema) -> str | None:

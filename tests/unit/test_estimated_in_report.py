@@ -110,3 +110,27 @@ def test_the_demo_shows_estimated_beside_realised_accuracy() -> None:
         "performance": {"current": None, "estimated": {"accuracy": {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8}}}
     }
     assert _estimate_plot([labelled, unlabelled, {"performance": None}]).startswith('<img src="data:image/png;base64,')
+
+
+def test_a_multiclass_models_label_shift_is_estimated_by_mlls_from_the_sampled_rows() -> None:
+    schema = DatasetSchema((FeatureSpec("x", FeatureKind.NUMERIC),), label="y", classes=("a", "b", "c"))
+    rng = np.random.default_rng(4)
+    means = np.array([-2.0, 0.0, 2.0])
+
+    def draw(n: int, prior: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = rng.choice(3, size=n, p=prior)
+        x = rng.normal(means[y], 1.0)
+        logits = -0.5 * (x[:, None] - means[None, :]) ** 2  # the true posterior at a uniform prior
+        return x, y, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    x, y, proba = draw(6000, [1 / 3, 1 / 3, 1 / 3])
+    profile = build_reference_profile(pd.DataFrame({"x": x, "y": np.array(["a", "b", "c"])[y]}), schema)
+    profile.estimation = fit_reference_estimators(proba, y)
+    xw, _, pw = draw(20_000, [0.6, 0.3, 0.1])
+    window = pd.DataFrame(
+        {"x": xw, "prediction": np.array(["a", "b", "c"])[pw.argmax(axis=1)], "probabilities": list(pw)}
+    )
+    shift = build_report(profile, summarize_frame(window, profile), DriftConfig())["label_shift"]
+    assert shift["prior_source"] == "mlls" and shift["shift_detected"]
+    prior = [shift["mlls_prior"][c] for c in ("a", "b", "c")]
+    assert np.allclose(prior, [0.6, 0.3, 0.1], atol=0.05)  # from 2,000 sampled rows of the 20,000

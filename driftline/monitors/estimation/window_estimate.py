@@ -8,7 +8,9 @@ same estimate; each bin's middle stands for its rows (at most 0.0005 off). From 
 
 - **CBPE** accuracy (binary: F1 and ROC AUC too, intervals from binomial label draws per bin), as ``cbpe.py``.
 - **ATC**: binary on the negative entropy of P(class 1), multiclass on the top probability (the one score kept).
-- **MLLS** (binary): the window's prior by EM on BCTS-calibrated probabilities; CBPE's headline estimate is
+- **MLLS**: the window's prior by EM on BCTS-calibrated probabilities, from the histogram for a binary model and
+  from the window's 2,000 sampled probability rows (``joint_sample.py``) for more classes. For binary, CBPE's
+  headline estimate is
   prior-corrected with it (``cbpe+mlls``), which measured 15x closer than plain CBPE under label shift and no worse
   under covariate shift (``benchmarks/performance_estimation.py``).
 
@@ -33,7 +35,7 @@ from driftline.monitors.estimation.atc import ATCFit, confidence_score, fit_atc
 from driftline.monitors.estimation.cbpe import CBPEFit, fit_cbpe
 from driftline.monitors.label_shift_mlls import BCTSCalibration, fit_bcts, logits_from_probabilities, mlls_prior
 
-__all__ = ["SCORE_BINS", "estimate_window", "fit_reference_estimators", "score_histogram", "score_of"]
+__all__ = ["SCORE_BINS", "estimate_window", "fit_reference_estimators", "mlls_from_rows", "score_histogram", "score_of"]
 
 SCORE_BINS = 1000
 _CENTERS = (np.arange(SCORE_BINS) + 0.5) / SCORE_BINS
@@ -54,7 +56,7 @@ def score_histogram(scores: np.ndarray) -> np.ndarray:
 
 
 def fit_reference_estimators(proba: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """CBPE, ATC and (binary) BCTS fitted on validation probabilities and class indices, as plain JSON."""
+    """CBPE, ATC and BCTS (when every class occurs) fitted on validation probabilities and class indices, as JSON."""
     p = np.asarray(proba, dtype=np.float64)
     k = p.shape[1]
     out: dict[str, Any] = {
@@ -62,10 +64,18 @@ def fit_reference_estimators(proba: np.ndarray, truth: np.ndarray) -> dict[str, 
         "cbpe": fit_cbpe(p, truth).to_dict(),
         "atc": fit_atc(p, truth, "negative_entropy" if k == 2 else "max_confidence").to_dict(),
     }
-    if k == 2 and len(np.unique(truth)) == 2:
+    if len(np.unique(truth)) == k:
         out["bcts"] = fit_bcts(logits_from_probabilities(p), truth).to_dict()
-        out["validation_prior"] = (np.bincount(truth, minlength=2) / len(truth)).tolist()
+        out["validation_prior"] = (np.bincount(truth, minlength=k) / len(truth)).tolist()
     return out
+
+
+def mlls_from_rows(fits: dict[str, Any], proba: np.ndarray) -> np.ndarray | None:
+    """The window's prior by MLLS from probability rows (a multiclass model's sampled rows); None without BCTS."""
+    if "bcts" not in fits or not len(proba):
+        return None
+    calibrated = BCTSCalibration.from_dict(fits["bcts"]).probabilities(logits_from_probabilities(proba))
+    return mlls_prior(calibrated, fits["validation_prior"]).prior
 
 
 def _rows(k: int) -> np.ndarray:
