@@ -13,8 +13,8 @@ prediction-log columns (request_id, timestamp, prediction, ...) are never featur
 label and a ``prediction`` column its confusion matrix and accuracy become the BBSE input and the baseline.
 
 A ``models:/`` reference and a window with the features and the label but no ``prediction`` column (a table of the
-user's, labels included) is first scored with that model (``score_window.py``), so the report judges performance
-on it; ``window.scored_by`` names the model.
+user's, labels included) is first scored with that model (``score_window.py``, memory engine only), so the report
+judges performance on it; ``window.scored_by`` names the model.
 
 >>> import inspect
 >>> list(inspect.signature(run_drift_job).parameters)[:3]
@@ -152,7 +152,9 @@ def run_drift_job(
     fb = load_feedback(feedback) if feedback is not None else None
     with tempfile.TemporaryDirectory() as scratch:
         window, scored_by = str(current), None
-        if fb is None and needs_scoring(window, reference, profile):  # a labelled table the model never answered
+        # A labelled table the model never answered, small enough for the memory engine: score it here. The Ray
+        # engine reads a window as it is (its blocks stay on the cluster; score big tables with a batch job first).
+        if fb is None and engine == "memory" and needs_scoring(window, reference, profile):
             window, scored_by = str(score_window(window, str(reference), cfg, Path(scratch))), str(reference)
         summary = _summarize(engine, window, profile, cfg, since=since, until=until, feedback=fb)
     t2 = time.perf_counter()

@@ -273,7 +273,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cluster: Cluster | None = None
     try:
         # The dashboard (off by default in driftline's ensure_ray) serves the state API used to locate tasks.
-        cluster = Cluster(initialize_head=True, head_node_args={**node_args, "include_dashboard": True})
+        # A free dashboard port: 8265 may belong to another Ray on this machine (it failed a fresh-clone run once).
+        head = {**node_args, "include_dashboard": True, "dashboard_port": free_port()}
+        cluster = Cluster(initialize_head=True, head_node_args=head)
         cluster.add_node(**node_args)
         cluster.wait_for_nodes()
         summary["cluster_start_seconds"] = round(time.perf_counter() - t0, 1)
