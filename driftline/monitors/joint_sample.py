@@ -49,7 +49,7 @@ class RowSample:
     def of(cls, table: pa.Table, columns: list[str], k: int = DEFAULT_SAMPLE_ROWS) -> RowSample:
         rows = table.select(columns)
         priority = np.random.default_rng(_seed(rows)).random(rows.num_rows)
-        keep = np.argsort(priority, kind="stable")[:k] if rows.num_rows > k else np.arange(rows.num_rows)
+        keep = np.sort(np.argpartition(priority, k)[:k]) if rows.num_rows > k else np.arange(rows.num_rows)
         return cls(rows.take(pa.array(keep)).append_column(_PRIORITY, pa.array(priority[keep])), k)
 
     def merge(self, other: RowSample) -> RowSample:

@@ -28,12 +28,12 @@ errors (RMSE's interval is the square root of MSE's), with a decay needing a rel
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from driftline.core.stats import wilson_interval
+from driftline.core.stats.result import normal_quantile
 from driftline.monitors.drift_config import PerformanceConfig
 from driftline.monitors.summaries import ResidualSummary
 
@@ -82,7 +82,7 @@ def _error_metric(
     """One error metric: mean of per-row errors (absolute, or squared when ``root``) tested against the baseline."""
     target = base * base if root else base
     se = math.sqrt(var / n) if n > 1 and math.isfinite(var) else math.nan
-    z_ci = NormalDist().inv_cdf(0.5 + cfg.confidence / 2.0)
+    z_ci = normal_quantile(0.5 + cfg.confidence / 2.0)
     if math.isfinite(se) and se > 0:
         p = _normal_sf((mean - target) / se)
         low, high = mean - z_ci * se, mean + z_ci * se

@@ -22,18 +22,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import Correction, DriftConfig
+from driftline.monitors.joint_drift import joint_drift_section
 from driftline.monitors.label_shift import label_shift_section
 from driftline.monitors.performance import performance_section, regression_performance_section
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.report_schema import REPORT_SCHEMA_VERSION
 from driftline.monitors.stattests.base import OTHER, TestResult, coarse_edge_index
 from driftline.monitors.stattests.registry import get_stat_test
-from driftline.monitors.summaries import MAX_MAGNITUDE, CategoricalSummary, NumericSummary, WindowSummary
+from driftline.monitors.summaries import CategoricalSummary, NumericSummary, WindowSummary
+from driftline.monitors.window import PROBABILITIES
 
 __all__ = ["DISPLAY_BINS", "REPORT_SCHEMA_VERSION", "benjamini_hochberg", "build_report"]
 
@@ -224,9 +225,9 @@ def _sampled_mlls(profile: ReferenceProfile, window: WindowSummary) -> np.ndarra
     k = len(profile.schema.classes)
     if k <= 2 or "bcts" not in profile.estimation or window.sample is None:
         return None
-    if "probabilities" not in window.sample.table.column_names:
+    if PROBABILITIES not in window.sample.table.column_names:
         return None
-    rows = [p for p in window.sample.table.column("probabilities").to_pylist() if p is not None and len(p) == k]
+    rows = [p for p in window.sample.table.column(PROBABILITIES).to_pylist() if p is not None and len(p) == k]
     if not rows:
         return None
     from driftline.monitors.estimation.window_estimate import mlls_from_rows
@@ -269,45 +270,6 @@ def _with_estimate(
         }
     perf["estimated"] = estimated
     return perf
-
-
-def _joint_drift(profile: ReferenceProfile, window: WindowSummary, cfg: DriftConfig) -> dict[str, Any] | None:
-    """The domain-classifier test on the reference's and the window's row samples: drift in how features move
-    together, which per-feature tests cannot see (``domain_classifier.py``)."""
-    j = cfg.joint
-    if not j.enabled or not profile.sample or window.sample is None:
-        return None
-    features = [f for f in profile.schema.features if not cfg.ignored(f.name)]
-    ref, cur = pd.DataFrame(profile.sample), window.sample.frame()
-    for f in features:  # one type per column on both sides: numbers as float, categories as strings
-        for frame in (ref, cur):
-            frame[f.name] = _as_kind(frame[f.name], f.kind)
-    n_ref, n_cur = len(ref), len(cur)
-    base = {"n_reference": n_ref, "n_window": n_cur, "alpha": j.alpha, "min_auc": j.min_auc}
-    if min(n_ref, n_cur) < j.min_rows:
-        return {**base, "tested": False, "drifted": False, "reason": f"samples of {n_ref}/{n_cur} rows < {j.min_rows}"}
-    from driftline.monitors.domain_classifier import domain_classifier_test
-
-    try:
-        r = domain_classifier_test(ref, cur, [f.name for f in features], alpha=j.alpha)
-    except (DataError, ValueError, FloatingPointError) as exc:  # e.g. a column with no usable value in a sample
-        return {**base, "tested": False, "drifted": False, "reason": f"not tested: {exc}"}
-    return {
-        **base,
-        "tested": True,
-        "auc": r.auc,
-        "p_value": r.p_value,
-        "drifted": bool(r.drift_detected and r.auc >= j.min_auc),
-        "top_features": [{"feature": name, "weight": weight} for name, weight in r.top_features],
-        "reason": None,
-    }
-
-
-def _as_kind(values: pd.Series, kind: FeatureKind) -> pd.Series:
-    if kind is FeatureKind.NUMERIC:  # non-finite and huge values are left out, as every other test does
-        x = pd.to_numeric(values, errors="coerce").astype(float)
-        return x.where(x.abs() <= MAX_MAGNITUDE)
-    return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
 
 
 def _decide(features: dict[str, dict[str, Any]], cfg: DriftConfig) -> str:
@@ -386,7 +348,7 @@ def build_report(
             perf = performance_section(profile.baseline, window.labels.joint, cfg.performance)
     perf = _with_estimate(perf, profile, estimate, cfg)
     outputs = _output_drift(profile, window, cfg)
-    joint = _joint_drift(profile, window, cfg)
+    joint = joint_drift_section(profile, window, cfg)
     labelled = window.residuals.n if regression else int(window.labels.label_counts.sum())
     return {
         "schema_version": REPORT_SCHEMA_VERSION,

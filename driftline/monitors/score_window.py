@@ -14,11 +14,9 @@ import pyarrow.parquet as pq
 
 from driftline.core.config import DriftlineConfig
 from driftline.monitors.profile import ReferenceProfile
-from driftline.monitors.window import PREDICTION, open_dataset
+from driftline.monitors.window import PREDICTION, PROBABILITIES, open_dataset
 
 __all__ = ["needs_scoring", "score_window"]
-
-PROBABILITIES = "probabilities"
 
 
 def needs_scoring(current: str, reference: object, profile: ReferenceProfile) -> bool:

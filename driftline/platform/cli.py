@@ -255,47 +255,6 @@ def timeline(
 
 
 @app.command()
-def history(
-    config: ConfigOpt = None,
-    workdir: WorkdirOpt = None,
-    at: Annotated[
-        str | None, typer.Option(help="A time (ISO 8601, UTC, or Unix seconds); default: every period.")
-    ] = None,
-    alias: Annotated[str, typer.Option(help="The alias to follow.")] = "champion",
-) -> None:
-    """Which version was champion (or another alias) at a time, since when and why (MLflow keeps no alias history)."""
-    from driftline.core.alias_history import history_answer, parse_time
-    from driftline.core.state_db import StateDB
-    from driftline.core.timeline import Timeline
-
-    cfg = _config(config, workdir)
-    when = parse_time(at) if at is not None else None
-    answer = history_answer(Timeline(StateDB(cfg.state_url)).read(), alias, when)
-
-    def stamp(t: float | None) -> str:
-        return "now" if t is None else datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-    if when is not None:
-        period = answer["period"]
-        if period is None:
-            console.print(f"no version held {alias} at {escape(stamp(when))} (no recorded move before it)")
-            raise typer.Exit(1)
-        console.print(
-            f"v{period['version']} was {alias} at {stamp(when)}: since {stamp(period['since'])}"
-            f"{'' if period['until'] is None else ', until ' + stamp(period['until'])}, "
-            f"because {escape(period['reason'] or 'no reason recorded')}"
-        )
-        return
-    if not answer["periods"]:
-        console.print(f"no recorded move of {alias} yet (moves are recorded from this driftline version on)")
-    for period in answer["periods"]:
-        console.print(
-            f"{stamp(period['since'])} -> {stamp(period['until'])}  v{period['version']}  "
-            f"{escape(period['reason'] or '')}"
-        )
-
-
-@app.command()
 def drift(
     reference: Annotated[str, typer.Option(help="Parquet path or models:/NAME@ALIAS (its stored profile).")],
     current: Annotated[str, typer.Option(help="Parquet file or folder (e.g. <workdir>/logs/predictions).")],
@@ -389,9 +348,11 @@ def rollout_abort(url: UrlOpt = "http://127.0.0.1:8000") -> None:
 
 def _register_part_commands() -> None:
     from driftline.platform.dataset_commands import datasets_app
+    from driftline.platform.history_command import history
     from driftline.platform.train_commands import register
 
     register(app)
+    app.command(name="history")(history)
     app.add_typer(datasets_app, name="datasets")
 
 
