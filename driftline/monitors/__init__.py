@@ -45,8 +45,8 @@ _EXPORTS = {
     "LabelSummary": "driftline.monitors.summaries",
     "NumericSummary": "driftline.monitors.summaries",
     "WindowSummary": "driftline.monitors.summaries",
-    "Feedback": "driftline.monitors.window",
-    "load_feedback": "driftline.monitors.window",
+    "FeedbackLog": "driftline.monitors.feedback_join",
+    "open_feedback": "driftline.monitors.feedback_join",
     "run_drift_job": "driftline.monitors.drift_job",
     "DriftReport": "driftline.monitors.report_schema",
 }

@@ -122,6 +122,12 @@ class DriftConfig(StrictModel):
     missing_share_increase: float = Field(
         default=0.05, gt=0, le=1, description="A feature's missing share rising by this much is a data-quality finding."
     )
+    max_label_delay_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="Labels arrive at most this long after their prediction: feedback hours later than a window's "
+        "last prediction plus this are not read. null: no bound (every feedback hour from the window's start).",
+    )
     tests: dict[FeatureKind, list[str]] = Field(
         default_factory=lambda: {
             FeatureKind.NUMERIC: ["ks", "wasserstein", "psi", "jensen_shannon"],

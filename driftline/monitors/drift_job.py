@@ -41,12 +41,13 @@ from driftline.core.config_loader import load_config, load_yaml_model
 from driftline.core.errors import ConfigError, DataError, DriftlineError
 from driftline.monitors.columns import class_index
 from driftline.monitors.drift_config import DriftConfig
+from driftline.monitors.feedback_join import open_feedback
 from driftline.monitors.profile import ReferenceProfile, infer_schema, profile_from_table
 from driftline.monitors.report import build_report
 from driftline.monitors.report_html import render_html
 from driftline.monitors.score_window import needs_scoring, score_window
 from driftline.monitors.summaries import WindowSummary
-from driftline.monitors.window import PREDICTION, load_feedback, open_dataset
+from driftline.monitors.window import PREDICTION, open_dataset
 
 __all__ = ["ENGINES", "load_reference", "main", "run_drift_job"]
 
@@ -149,7 +150,7 @@ def run_drift_job(
     else:
         profile, source = load_reference(reference, cfg, dcfg), str(reference)
     t1 = time.perf_counter()
-    fb = load_feedback(feedback) if feedback is not None else None
+    fb = None if feedback is None else open_feedback(feedback, since, max_label_delay_hours=dcfg.max_label_delay_hours)
     with tempfile.TemporaryDirectory() as scratch:
         window, scored_by = str(current), None
         # A labelled table the model never answered, small enough for the memory engine: score it here. The Ray

@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from driftline.monitors.feedback_join import FeedbackLog
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import WindowSummary
-from driftline.monitors.window import Feedback, SummaryPlan, open_window, summarize_table
+from driftline.monitors.window import SummaryPlan, open_window, summarize_table
 
 __all__ = ["summarize_arrow", "summarize_frame", "summarize_parquet"]
 
@@ -31,7 +32,7 @@ def summarize_arrow(
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
-    feedback: Feedback | None = None,
+    feedback: FeedbackLog | None = None,
 ) -> WindowSummary:
     plan = SummaryPlan.for_window(profile, table.schema, since=since, until=until, feedback=feedback)
     return summarize_table(table.select(plan.columns), plan)
@@ -48,7 +49,7 @@ def summarize_parquet(
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
-    feedback: Feedback | None = None,
+    feedback: FeedbackLog | None = None,
 ) -> WindowSummary:
     """Read the needed columns of a Parquet window into memory and summarise them."""
     dataset, files = open_window(path, since, until)

@@ -19,9 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from driftline.core.errors import DataError, DriftlineError
+from driftline.monitors.feedback_join import FeedbackLog
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import WindowSummary
-from driftline.monitors.window import Feedback, SummaryPlan, open_window, summarize_table
+from driftline.monitors.window import SummaryPlan, open_window, summarize_table
 
 __all__ = ["summarize_parquet_ray"]
 
@@ -45,7 +46,7 @@ def summarize_parquet_ray(
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
-    feedback: Feedback | None = None,
+    feedback: FeedbackLog | None = None,
     num_cpus: float = 1.0,
 ) -> WindowSummary:
     """Summary of a Parquet window computed with Ray Data; Ray must be up (``platform.ray_runtime.ensure_ray``).

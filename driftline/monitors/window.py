@@ -17,7 +17,7 @@ prediction are numbers: the summary bins both on the reference's edges (``output
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import pyarrow.dataset as pads
 from driftline.core.errors import DataError
 from driftline.datasets.schema import ClassValue, FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
+from driftline.monitors.feedback_join import FeedbackLog
 from driftline.monitors.joint_sample import DEFAULT_SAMPLE_ROWS, RowSample
 from driftline.monitors.profile import ReferenceProfile
 from driftline.monitors.summaries import (
@@ -37,13 +38,10 @@ from driftline.monitors.summaries import (
     ResidualSummary,
     WindowSummary,
 )
-from driftline.monitors.window_files import WindowFiles, window_files
+from driftline.monitors.window_files import WindowFiles, to_micros, window_files
 
 __all__ = [
-    "Feedback",
     "SummaryPlan",
-    "feedback_keys",
-    "load_feedback",
     "open_dataset",
     "open_window",
     "summarize_table",
@@ -52,45 +50,6 @@ __all__ = [
 
 PREDICTION = "prediction"
 US_UTC = pa.timestamp("us", tz="UTC")
-
-
-def to_micros(when: str | datetime | None) -> int | None:
-    """ISO string or datetime (naive means UTC) to microseconds since the epoch."""
-    if when is None:
-        return None
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise DataError(f"Timestamp {when!r} is not ISO 8601.", "Use e.g. 2024-05-01T12:00:00Z.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return round(when.timestamp() * 1_000_000)
-
-
-_KEY_SEP = "\x1f"  # unit separator: cannot appear in a request id the router issues or accepts
-
-
-def feedback_keys(table: pa.Table) -> pa.Array:
-    """The join key of each row: ``request_id`` and ``row`` (0 when the table has no row column)."""
-    ids = table.column("request_id").cast(pa.string())
-    if "row" in table.column_names:
-        rows = table.column("row").cast(pa.int64()).cast(pa.string())
-    else:
-        rows = pa.array(["0"] * table.num_rows, pa.string())
-    return pc.binary_join_element_wise(ids, rows, _KEY_SEP)
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """Labels keyed by (request_id, row) (the last label per key wins), small enough to ship to every block."""
-
-    keys: pa.Array
-    labels: pa.Array
-
-    def labels_for(self, table: pa.Table) -> pa.Array:
-        pos = pc.index_in(feedback_keys(table), value_set=self.keys)
-        return pc.take(self.labels, pos)
 
 
 @dataclass(frozen=True)
@@ -106,7 +65,7 @@ class SummaryPlan:
     filter_role: bool = False
     since_us: int | None = None
     until_us: int | None = None
-    feedback: Feedback | None = field(default=None, repr=False)
+    feedback: FeedbackLog | None = field(default=None, repr=False)
     has_row: bool = False  # the window has a ``row`` column (multi-row requests)
     outputs: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)  # regression: label, prediction edges
     probability_column: str | None = None  # classifier: the log's per-row class probabilities (label-free estimates)
@@ -129,7 +88,7 @@ class SummaryPlan:
         *,
         since: str | datetime | None = None,
         until: str | datetime | None = None,
-        feedback: Feedback | None = None,
+        feedback: FeedbackLog | None = None,
         sample_rows: int = DEFAULT_SAMPLE_ROWS,
     ) -> SummaryPlan:
         """Check the window's columns against the profile and plan the pass; bad columns raise DataError."""
@@ -217,7 +176,7 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
         return _regression_summary(table, plan, numeric, categorical)
     y = p = None
     if plan.feedback is not None:
-        y = class_index(plan.feedback.labels_for(table), plan.classes, "label (feedback)")
+        y = class_index(plan.feedback.labels_for(table, plan.timestamp_column), plan.classes, "label (feedback)")
     elif plan.label_column is not None:
         y = class_index(table.column(plan.label_column), plan.classes, plan.label_column)
     if plan.prediction_column is not None:
@@ -294,7 +253,7 @@ def _regression_summary(
     """Numbers for label and prediction: their histograms on the reference's edges and the residuals' sums."""
     y = p = None
     if plan.feedback is not None:
-        y = float_values(plan.feedback.labels_for(table), "label (feedback)")
+        y = float_values(plan.feedback.labels_for(table, plan.timestamp_column), "label (feedback)")
     elif plan.label_column is not None:
         y = float_values(table.column(plan.label_column), plan.label_column)
     if plan.prediction_column is not None:
@@ -347,22 +306,3 @@ def open_window(
         raise DataError(f"No Parquet data at {path}.", "Check the --current/--reference path.")
     files = window_files(path, to_micros(since), to_micros(until))
     return open_dataset(files.paths), files
-
-
-def load_feedback(path: str | Path) -> Feedback:
-    """Read the feedback log (request_id[, row], label[, timestamp]); the latest label per (request_id, row) wins."""
-    table = open_dataset(path).to_table()
-    missing = {"request_id", "label"} - set(table.column_names)
-    if missing:
-        raise DataError(
-            f"Feedback log {path} lacks columns {sorted(missing)}.", "It needs request_id and label columns."
-        )
-    if "timestamp" in table.column_names and pa.types.is_timestamp(table.schema.field("timestamp").type):
-        table = table.sort_by([("timestamp", "ascending")])
-    keys = feedback_keys(table)
-    # keep the last occurrence of each key: reverse, take first indices of unique values
-    rev = pa.array(np.arange(table.num_rows)[::-1])
-    keys_rev = pc.take(keys, rev)
-    first = pc.index_in(pc.unique(keys_rev), value_set=keys_rev)
-    keep = pc.take(rev, first)
-    return Feedback(pc.take(keys, keep).combine_chunks(), pc.take(table.column("label"), keep).combine_chunks())

@@ -18,19 +18,35 @@ and single files are passed through unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from driftline.core.errors import DataError
 from driftline.core.partitions import hour_dirs
 
-__all__ = ["WindowFiles", "window_files"]
+__all__ = ["WindowFiles", "to_micros", "window_files"]
 
 
 @dataclass(frozen=True)
 class WindowFiles:
     paths: list[str]
     skipped: list[str] = field(default_factory=list)  # unreadable files left out
+
+
+def to_micros(when: str | datetime | None) -> int | None:
+    """ISO string or datetime (naive means UTC) to microseconds since the epoch."""
+    if when is None:
+        return None
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise DataError(f"Timestamp {when!r} is not ISO 8601.", "Use e.g. 2024-05-01T12:00:00Z.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return round(when.timestamp() * 1_000_000)
 
 
 def window_files(path: str | Path, since_us: int | None = None, until_us: int | None = None) -> WindowFiles:

@@ -19,9 +19,9 @@ from driftline.monitors.drift_job import run_drift_job
 from driftline.monitors.engine_memory import summarize_parquet
 from driftline.monitors.engine_ray import summarize_parquet_ray
 from driftline.monitors.estimation.window_estimate import fit_reference_estimators
+from driftline.monitors.feedback_join import open_feedback
 from driftline.monitors.profile import ReferenceProfile, build_reference_profile
 from driftline.monitors.report import build_report
-from driftline.monitors.window import load_feedback
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,7 @@ def _numbers(report: dict) -> dict[str, float]:  # type: ignore[type-arg]
 
 def test_ray_and_memory_engines_agree(ray_session: None, logs: tuple[Path, Path, ReferenceProfile]) -> None:
     pred, feedback_path, profile = logs
-    fb = load_feedback(feedback_path)
+    fb = open_feedback(feedback_path)
     kw = {"feedback": fb, "since": T0 + timedelta(seconds=100), "until": T0 + timedelta(hours=16)}
     mem = summarize_parquet(pred, profile, **kw)
     ray_ = summarize_parquet_ray(pred, profile, **kw)
@@ -149,7 +149,7 @@ def test_worker_data_error_reaches_the_driver(ray_session: None, logs: tuple[Pat
     fb = pd.DataFrame({"request_id": ["q1", "q2"], "label": [1, 9]})
     fb.to_parquet(tmp_path / "bad_fb.parquet")
     with pytest.raises(DataError, match="not classes"):
-        summarize_parquet_ray(pred, profile, feedback=load_feedback(tmp_path / "bad_fb.parquet"))
+        summarize_parquet_ray(pred, profile, feedback=open_feedback(tmp_path / "bad_fb.parquet"))
 
 
 def test_ray_engine_joins_multi_row_labels_on_request_id_and_row(ray_session: None, tmp_path: Path) -> None:

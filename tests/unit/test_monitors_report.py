@@ -17,10 +17,10 @@ from driftline.core.errors import ConfigError, DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.engine_memory import summarize_frame, summarize_parquet
+from driftline.monitors.feedback_join import open_feedback
 from driftline.monitors.profile import build_reference_profile
 from driftline.monitors.report import benjamini_hochberg, build_report
 from driftline.monitors.report_html import render_html
-from driftline.monitors.window import load_feedback
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = DatasetSchema(
@@ -145,7 +145,7 @@ def test_prediction_log_window_with_feedback_and_time_bounds(profile, tmp_path: 
                        "timestamp": log["timestamp"][:200]})  # fmt: skip
     fb = pd.concat([fb, fb.iloc[:5].assign(label=1 - fb["label"][:5], timestamp=fb["timestamp"][:5] + timedelta(1))])
     pq.write_table(pa.Table.from_pandas(fb, preserve_index=False), tmp_path / "fb.parquet")
-    feedback = load_feedback(tmp_path / "fb.parquet")
+    feedback = open_feedback(tmp_path / "fb.parquet")
     s = summarize_parquet(tmp_path / "pred", profile, feedback=feedback)
     served = log["role"] == "served"
     assert s.rows == int(served.sum()) and s.has_predictions and s.has_labels
