@@ -42,7 +42,8 @@ from driftline.core.errors import ConfigError, DataError, DriftlineError
 from driftline.monitors.columns import class_index
 from driftline.monitors.drift_config import DriftConfig
 from driftline.monitors.feedback_join import open_feedback
-from driftline.monitors.profile import ReferenceProfile, infer_schema, profile_from_table
+from driftline.monitors.profile import ReferenceProfile, infer_schema
+from driftline.monitors.profile_parquet import profile_from_dataset
 from driftline.monitors.report import build_report
 from driftline.monitors.report_html import render_html
 from driftline.monitors.score_window import needs_scoring, score_window
@@ -55,14 +56,17 @@ ENGINES = ("memory", "ray")
 
 
 def _profile_from_parquet(path: str, drift_cfg: DriftConfig) -> ReferenceProfile:
-    table = open_dataset(path).to_table()
-    schema = drift_cfg.schema_.to_schema() if drift_cfg.schema_ is not None else infer_schema(table.schema)
-    label = schema.label if schema.label in table.column_names else None
+    """Profile a Parquet reference a group of columns at a time (a wide table is never whole in memory)."""
+    dataset = open_dataset(path)
+    names = dataset.schema.names
+    schema = drift_cfg.schema_.to_schema() if drift_cfg.schema_ is not None else infer_schema(dataset.schema)
+    label = schema.label if schema.label in names else None
+    outputs = dataset.to_table(columns=[c for c in (label, PREDICTION) if c is not None and c in names])
     classes = schema.classes
     if not classes:
-        source = label or (PREDICTION if PREDICTION in table.column_names else None)
+        source = label or (PREDICTION if PREDICTION in names else None)
         if source is not None:
-            values = pc.unique(pc.drop_null(table.column(source))).to_pylist()
+            values = pc.unique(pc.drop_null(outputs.column(source))).to_pylist()
             try:
                 classes = tuple(sorted(values))
             except TypeError:
@@ -72,16 +76,16 @@ def _profile_from_parquet(path: str, drift_cfg: DriftConfig) -> ReferenceProfile
                 ) from None
     schema = replace(schema, classes=classes)
     cm, baseline = None, None
-    if label is not None and PREDICTION in table.column_names and classes:
-        y = class_index(table.column(label), classes, label)
-        p = class_index(table.column(PREDICTION), classes, PREDICTION)
+    if label is not None and PREDICTION in names and classes:
+        y = class_index(outputs.column(label), classes, label)
+        p = class_index(outputs.column(PREDICTION), classes, PREDICTION)
         ok = (y >= 0) & (p >= 0)
         k = len(classes)
         cm = np.bincount(y[ok] * k + p[ok], minlength=k * k).reshape(k, k)
         if ok.any():
             baseline = {"accuracy": float(np.trace(cm) / ok.sum()), "n": float(ok.sum())}
-    return profile_from_table(
-        table, schema, confusion_matrix=cm, baseline=baseline, n_bins=drift_cfg.n_bins, source=str(path)
+    return profile_from_dataset(
+        dataset, schema, confusion_matrix=cm, baseline=baseline, n_bins=drift_cfg.n_bins, source=str(path)
     )
 
 
