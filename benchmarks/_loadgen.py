@@ -9,7 +9,9 @@ previous answer arrives, for ``warmup`` then ``duration`` seconds; only the seco
   wrk is not installed, and a cross-check.
 
 Both return :class:`LoadResult`. Bodies are cycled; each request carries ``X-User-Id: u<n>`` so a canary's sticky
-assignment sees many distinct users.
+assignment sees many distinct users. ``rate > 0`` makes the httpx client an open loop (a fixed arrival rate); it then
+also reports the rate of answers it received in the window, how late it sent (its own event loop's lag) and the
+share of a core it used in the window, to tell a saturated server from a saturated client.
 
     python benchmarks/_loadgen.py --url http://127.0.0.1:8000/predict --bodies bodies.json --duration 5
 """
@@ -48,13 +50,17 @@ class LoadResult:
     p99_ms: float
     mean_ms: float
     loadgen_cpu_s: float  # CPU the load generator used (user + system) in the window (httpx: warm-up included)
+    achieved_rps: float | None = None  # open loop: answers (or failures) received in the window, per second
+    send_lag_p99_ms: float | None = None  # open loop: p99 of (actual - scheduled) send time, the client's own lag
+    loadgen_core_share: float | None = None  # httpx: the client's CPU in the window / the window (1.0: one core)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "rps": self.rps}
+        """The fields (those not measured by this generator left out) and ``rps``."""
+        return {**{k: v for k, v in asdict(self).items() if v is not None}, "rps": self.rps}
 
 
 def available(kind: str) -> str:
@@ -193,7 +199,9 @@ async def _drive(
     import numpy as np
 
     latencies: list[float] = []
-    errors = 0
+    lags: list[float] = []
+    errors = answered = 0  # answered: open loop, answers (or failures) received inside the window
+    cpu: list[float] = []  # the client's process time when the window opens and closes
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + duration
     counter = 0
@@ -219,16 +227,25 @@ async def _drive(
                 errors += not ok
 
     async def one(client: httpx.AsyncClient, n: int, scheduled: float) -> None:
-        nonlocal errors
+        nonlocal errors, answered
+        lag = time.perf_counter() - scheduled
         headers = {"Content-Type": "application/json", "X-User-Id": f"u{n % N_USERS}"}
         try:
             response = await client.post(url, content=bodies[n % len(bodies)], headers=headers)
             ok = response.status_code < 400
         except httpx.HTTPError:
             ok = False
+        done = time.perf_counter()
+        answered += measure_from <= done <= stop_at
         if scheduled >= measure_from:  # latency from the scheduled send time: queueing anywhere counts
-            latencies.append(time.perf_counter() - scheduled)
+            latencies.append(done - scheduled)
+            lags.append(lag)
             errors += not ok
+
+    async def cpu_window() -> None:
+        for at in (measure_from, stop_at):
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            cpu.append(time.process_time())
 
     async def scheduler(client: httpx.AsyncClient) -> None:
         tasks = []
@@ -240,19 +257,22 @@ async def _drive(
         await asyncio.gather(*tasks)
 
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
-        if rate > 0:
-            await scheduler(client)
-        else:
-            await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        load = scheduler(client) if rate > 0 else asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        await asyncio.gather(load, cpu_window())
     lat = np.asarray(latencies) * 1000.0 if latencies else np.zeros(1)
-    return {
+    out = {
         "requests": len(latencies),
         "errors": errors,
         "seconds": duration,
         "p50_ms": float(np.percentile(lat, 50)),
         "p99_ms": float(np.percentile(lat, 99)),
         "mean_ms": float(lat.mean()),
+        "loadgen_core_share": (cpu[1] - cpu[0]) / duration if duration else None,
     }
+    if rate > 0:
+        out["achieved_rps"] = answered / duration if duration else 0.0
+        out["send_lag_p99_ms"] = float(np.percentile(np.asarray(lags or [0.0]) * 1000.0, 99))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

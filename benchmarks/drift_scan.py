@@ -46,6 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 N_FEATURES = 20
 SHIFTS = {0: ("mean", 0.5), 1: ("mean", 0.3), 2: ("mean", 0.1), 3: ("scale", 1.5), 4: ("mean", 0.01)}
 FILE_ROWS = 500_000
+CORES = 2  # Ray's num_cpus in (b) and (f)
+WIDE_FEATURES = 1000
+WIDE_FILE_ROWS = 50_000
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -257,14 +260,29 @@ def run_numpy_pass(folder: str, profile_json: str) -> dict[str, Any]:
         start = _reset_peak()
         t0 = time.perf_counter()
         plan = SummaryPlan.for_window(profile, pq.read_schema(files[0]))
-        total = None
+        total, phases = None, dict.fromkeys(("read", "histogram", "merge"), 0.0)
         for f in files:
-            part = summarize_table(pq.read_table(f, columns=plan.columns), plan)
+            t1 = time.perf_counter()
+            table = pq.read_table(f, columns=plan.columns)
+            t2 = time.perf_counter()
+            part = summarize_table(table, plan)
+            t3 = time.perf_counter()
             total = part if total is None else total.merge(part)
+            phases["read"] += t2 - t1
+            phases["histogram"] += t3 - t2
+            phases["merge"] += time.perf_counter() - t3
         assert total is not None
+        t4 = time.perf_counter()
         report = build_report(profile, total, DriftConfig())
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, **_memory(sampler, start), "drifted": report["summary"]["drifted_features"]}
+        phases["kernel"] = time.perf_counter() - t4
+    return {
+        "seconds": seconds,
+        "phases": phases,
+        "rows": sum(pq.read_metadata(f).num_rows for f in files),
+        **_memory(sampler, start),
+        "drifted": report["summary"]["drifted_features"],
+    }
 
 
 def run_ray(folder: str, profile_json: str) -> dict[str, Any]:
@@ -272,23 +290,115 @@ def run_ray(folder: str, profile_json: str) -> dict[str, Any]:
 
     from driftline.monitors import DriftConfig, ReferenceProfile, build_report, summarize_parquet_ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # a fresh private Ray
+    t_init = time.perf_counter()
+    ray.init(address="local", num_cpus=CORES, include_dashboard=False, log_to_driver=False)  # a fresh private Ray
     ray.data.DataContext.get_current().enable_progress_bars = False
     profile = ReferenceProfile.from_json(Path(profile_json).read_text())
     first = sorted(Path(folder).glob("*.parquet"))[0]
     summarize_parquet_ray(first, profile)  # warm-up: start the workers, import numpy/pyarrow there
+    startup = time.perf_counter() - t_init
+    read = _ray_read_only(folder, profile)  # the same scan with no summarising: what reading costs in Ray Data
     with _PssSampler() as sampler:
         t0 = time.perf_counter()
-        report = build_report(profile, summarize_parquet_ray(folder, profile), DriftConfig())
+        phases: dict[str, float] = {}
+        summary = summarize_parquet_ray(folder, profile, phases=phases)
+        t1 = time.perf_counter()
+        report = build_report(profile, summary, DriftConfig())
         seconds = time.perf_counter() - t0
+    phases.update(startup=startup, read_only_scan=read, kernel=time.perf_counter() - t1)
     ray.shutdown()
     return {
         "seconds": seconds,
+        "phases": phases,
+        "rows": summary.rows,
         "peak_mb": sampler.peak,
         "start_mb": sampler.start,
         "hwm_delta_mb": float("nan"),  # many processes: no single high-water mark
         "drifted": report["summary"]["drifted_features"],
     }
+
+
+def _ray_read_only(folder: str, profile: Any) -> float:
+    """Seconds of a Ray Data pass over the same columns that only counts rows (reading, decoding, scheduling)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import ray
+
+    from driftline.monitors.window import SummaryPlan
+
+    files = [str(f) for f in sorted(Path(folder).glob("*.parquet"))]
+    plan = SummaryPlan.for_window(profile, pq.read_schema(files[0]))
+    t0 = time.perf_counter()
+    counts = ray.data.read_parquet(files, columns=plan.columns).map_batches(
+        lambda b: pa.table({"n": [b.num_rows]}), batch_format="pyarrow", batch_size=None, num_cpus=1
+    )
+    sum(int(b["n"].sum()) for b in counts.iter_batches(batch_size=None, batch_format="numpy"))
+    return time.perf_counter() - t0
+
+
+def run_wide(folder: str, reference: str) -> dict[str, Any]:
+    """(f) 1M + 1M rows x WIDE_FEATURES columns: reference profiled from Parquet (a group of columns at a time), the
+    window summarised by the Ray Data engine, the report; sampled PSS of this process and its Ray workers."""
+    import ray
+
+    from driftline.core.config_loader import load_config
+    from driftline.monitors import DriftConfig, build_report, summarize_parquet_ray
+    from driftline.monitors.drift_job import load_reference
+
+    ray.init(address="local", num_cpus=CORES, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    with _PssSampler() as sampler:
+        t0 = time.perf_counter()
+        profile = load_reference(reference, load_config(None), DriftConfig())
+        t1 = time.perf_counter()
+        phases: dict[str, float] = {}
+        summary = summarize_parquet_ray(folder, profile, phases=phases)
+        t2 = time.perf_counter()
+        report = build_report(profile, summary, DriftConfig())
+        t3 = time.perf_counter()
+    ray.shutdown()
+    phases.update(profile=t1 - t0, kernel=t3 - t2)
+    return {
+        "seconds": t3 - t0,
+        "window_seconds": t2 - t1,
+        "phases": phases,
+        "rows": summary.rows,
+        "columns": len(profile.numeric),
+        "peak_mb": sampler.peak,
+        "start_mb": sampler.start,
+        "drifted": len(report["summary"]["drifted_features"]),
+    }
+
+
+def _write_wide(folder: Path, rows: int, seed: int, shifted: bool) -> None:
+    """WIDE_FEATURES float32 columns (half the disk of float64; the engine reads them as float64 per block),
+    written in files of WIDE_FILE_ROWS rows so no more than one file is ever in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for k, start in enumerate(range(0, rows, WIDE_FILE_ROWS)):
+        n = min(WIDE_FILE_ROWS, rows - start)
+        values = rng.standard_normal((WIDE_FEATURES, n), dtype=np.float32)
+        if shifted:
+            values[: WIDE_FEATURES // 10] += 0.5  # a tenth of the columns move by half a standard deviation
+        table = pa.table({f"w{i:04d}": values[i] for i in range(WIDE_FEATURES)})
+        pq.write_table(table, folder / f"part-{k:04d}.parquet", row_group_size=n)
+
+
+def _wide(data: Path, rows: int) -> dict[str, Any]:
+    reference, current = data / f"wide-ref-{rows}", data / f"wide-cur-{rows}"
+    for folder, seed, shifted in ((reference, 7, False), (current, 8, True)):
+        if not folder.exists():
+            print(f"writing {rows:,} rows x {WIDE_FEATURES} float32 columns to {folder} ...", flush=True)
+            _write_wide(folder, rows, seed, shifted)
+    return _in_subprocess("wide", str(current), str(reference))
+
+
+def _phase_line(name: str, r: dict[str, Any]) -> str:
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in r["phases"].items())
+    return f"| {name} | {r['seconds']:.2f} | {parts} |"
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -335,16 +445,22 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="reference rows = current rows in memory")
     ap.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the Parquet dataset")
     ap.add_argument("--data-dir", default="/tmp/driftline-bench", help="where the Parquet sets are written")
+    ap.add_argument("--wide-rows", type=int, default=0, help=f"(f): rows x {WIDE_FEATURES} columns per side (0: skip)")
+    ap.add_argument("--only-wide", action="store_true", help="run (f) alone")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        fn = {"memory": run_memory, "baseline": run_baseline, "numpy_pass": run_numpy_pass, "ray": run_ray}[a.worker]
+        workers = {"memory": run_memory, "baseline": run_baseline, "numpy_pass": run_numpy_pass, "ray": run_ray}
+        fn = {**workers, "wide": run_wide}[a.worker]
         cast = [int(v) if v.isdigit() else v for v in a.args]
         print(json.dumps(fn(*cast)))
         return
 
     data = Path(a.data_dir)
+    if a.only_wide:
+        _print_wide(_wide(data, a.wide_rows or 1_000_000), None)
+        return
     big, small = data / f"big-{a.big_rows}", data / f"small-{a.rows}"
     if not big.exists():
         print(f"writing {a.big_rows:,} rows x {N_FEATURES} floats to {big} ...", flush=True)
@@ -404,8 +520,39 @@ def main() -> None:
         f"| (e) drift job whole process / its compute ({job['wall_seconds']:.2f} s / {job['compute_seconds']:.2f} s; "
         f"import {job['import_seconds']:.2f} s) | {overhead:.2f} | <= 1.5 {verdict} |"
     )
+    print("\n| contender | wall s | phases, s |\n|---|---:|---|")
+    print(_phase_line(f"(b) Ray Data engine, {a.big_rows:,} rows", ray_big))
+    print(_phase_line(f"(d) numpy pass, {a.big_rows:,} rows", npass))
+    ray_rate = ray_big["rows"] / (ray_big["phases"]["scan"] + ray_big["phases"]["merge"]) / CORES
+    numpy_rate = npass["rows"] / (npass["seconds"] - npass["phases"]["kernel"])
+    verdict = "PASS" if ray_rate >= 0.8 * numpy_rate else "MISS"
+    print(
+        f"\nthroughput per core (rows/s, the pass without start-up or kernel): Ray {ray_rate:,.0f} on {CORES} cores, "
+        f"numpy {numpy_rate:,.0f} on 1: ratio {ray_rate / numpy_rate:.2f} (target >= 0.8: {verdict})"
+    )
+    if a.wide_rows:
+        _print_wide(_wide(data, a.wide_rows), ray_big)
     print(f"drifted (engine): {mem['drifted']}\ndrifted (baseline rule D>=0.1 & p<0.05): {base['drifted']}")
     print(f"drifted (Ray, {a.big_rows:,} shifted rows): {ray_big['drifted']}")
+
+
+def _window_pass(r: dict[str, Any]) -> float:
+    return float(sum(r["phases"][k] for k in ("plan", "scan", "merge")))
+
+
+def _print_wide(wide: dict[str, Any], narrow: dict[str, Any] | None) -> None:
+    gb = (wide["peak_mb"] - wide["start_mb"]) / 1024
+    rows, columns = wide["rows"], wide["columns"]
+    print(f"\n(f) wide: {rows:,} + {rows:,} rows x {columns} columns, load {os.getloadavg()[0]:.1f}")
+    print(_phase_line("(f) wide, Ray Data engine", wide))
+    verdict = "PASS" if gb < 4 else "MISS"
+    print(f"peak PSS {wide['peak_mb'] / 1024:.2f} GB, peak - start {gb:.2f} GB (target < 4 GB: {verdict})")
+    per_column = _window_pass(wide) / columns / (rows / 1e6)
+    line = f"window pass, seconds per column per million rows: {per_column:.4f}"
+    if narrow is not None:
+        narrow_column = _window_pass(narrow) / N_FEATURES / (narrow["rows"] / 1e6)
+        line += f" (20 columns: {narrow_column:.4f}; wide / narrow {per_column / narrow_column:.2f})"
+    print(line + f"; drifted columns {wide['drifted']} of {columns} (shifted: {WIDE_FEATURES // 10})")
 
 
 if __name__ == "__main__":

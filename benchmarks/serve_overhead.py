@@ -27,11 +27,18 @@ in the window (proxy, each replica, Ray's daemons), per request: it shows where 
 less than throughput when neighbours load the machine. ``--open-load F`` adds an open-loop measurement of (b) and
 (d) at F times the closed-loop throughput (b) reached in the same round (F < 1: below saturation, so shadow's
 cost shows as latency rather than as lost throughput; relative, so it follows the machine's current speed).
+``--max-rate`` adds, per variant and round, the largest request rate the variant holds with p99 under 100 ms
+(#13; ``--p99-limit-ms``): open-loop (httpx, fixed arrival rate) steps of ``--rate-seconds`` after
+``--rate-warmup``, the first at 0.6 x the variant's closed-loop throughput in that round, then up or down by 1.3x
+until a rate passes and a higher one fails, then three geometric bisections (about 3% resolution). A step passes
+with p99 under the limit, no errors and answers received at >= 95% of the offered rate. Each step prints the
+client's send lag and CPU share: a lagging or saturated client would make the limit partly the client's.
 ``--patched-code DIR`` adds (p): the driftline app again, its replicas importing a modified copy of the package
 from DIR, so a hot-path change is measured against the current code in the same run.
 Checks printed with the results: the canary's observed candidate share and the shadow calls per served request.
 
     python benchmarks/serve_overhead.py --rounds 2 --open-load 0.5 --out results.json
+    python benchmarks/serve_overhead.py --rounds 3 --max-rate --out results.json        # about 5 min per round
     cd /tmp && python /path/to/benchmarks/serve_overhead.py --variants abd --patched-code /tmp/copy --rounds 2
 """
 
@@ -39,6 +46,7 @@ Checks printed with the results: the canary's observed candidate share and the s
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -70,6 +78,13 @@ THROUGHPUT_TARGET = 1.0  # (b)/(a): driftline champion-only at least as fast as 
 SHADOW_P99_TARGET = 1.1  # (d)/(b): a 100% shadow raises the user's p99 by at most 10%
 CANARY_P99_TARGET = 1.05  # (c)/(b): a 20% canary raises the user's p99 by at most 5%
 CHECKS = ("candidate_share", "shadow_per_request")
+RATE_START = 0.6  # --max-rate: the first offered rate, as a fraction of the variant's closed-loop throughput
+RATE_FACTOR = 1.3  # the ladder's step up after a pass, down after a failure, until the limit is bracketed
+RATE_LADDER_STEPS = 6  # at most this many ladder steps (0.6x .. 2.2x, or down to 0.16x, the closed-loop figure)
+RATE_BISECTIONS = 3  # then geometric bisections of [highest pass, lowest failure]: 1.3 ** (1 / 8), about 3%
+RATE_FLOOR = 5.0  # requests/s: the sweep gives up below this
+ACHIEVED_MIN = 0.95  # a step fails when answers arrive at less than this fraction of the offered rate
+RATE_CONNECTIONS = 64  # the open-loop client's pool: by Little's law 64 in flight at a 100 ms mean is 640 req/s
 
 bare_api = FastAPI(title="bare")
 
@@ -255,15 +270,17 @@ def _start_rollout(dl: str, spec: dict[str, Any]) -> None:
     time.sleep(1.0)  # every router replica re-reads serving state within poll_seconds (0.5 s)
 
 
-def _stop_rollout(dl: str) -> dict[str, Any]:
-    """Abort the active rollout; returns its whole-phase counters (for the shadow/canary share actually seen)."""
+def _rollout_counts(dl: str) -> dict[str, Any]:
+    """The active rollout's whole-phase counters so far (for the shadow/canary share actually seen)."""
     time.sleep(2.0)  # routers push their windows every poll_seconds, the controller folds them in every second
     status = httpx.get(f"{dl}/rollout", timeout=30).json()["rollout"] or {}
-    counts = {arm: (status.get(f"{arm}_total") or {}).get("requests", 0) for arm in ("champion", "candidate")}
+    return {arm: (status.get(f"{arm}_total") or {}).get("requests", 0) for arm in ("champion", "candidate")}
+
+
+def _stop_rollout(dl: str) -> None:
     httpx.post(f"{dl}/rollout/abort", headers=AUTH, timeout=30).raise_for_status()
     _wait(lambda: httpx.get(f"{dl}/healthz", timeout=30).json().get("mode") == "none", "mode none")
     time.sleep(1.0)
-    return counts
 
 
 def _check_same_model(bare: str, dl: str, bodies: list[str]) -> None:
@@ -359,6 +376,84 @@ def _measure(
     return row
 
 
+def _rate_step(variant: str, url: str, args: argparse.Namespace, bodies: list[str], rate: float) -> dict[str, Any]:
+    """One open-loop window at ``rate`` requests/s: passes with p99 under the limit, no errors, answers keeping up."""
+    load = os.getloadavg()[0]
+    res = run_load("httpx", f"{url}/predict", bodies, RATE_CONNECTIONS, args.rate_seconds, args.rate_warmup, rate=rate)
+    achieved, lag, share = res.achieved_rps or 0.0, res.send_lag_p99_ms or 0.0, res.loadgen_core_share or 0.0
+    passed = res.requests > 0 and res.errors == 0 and res.p99_ms < args.p99_limit_ms and achieved >= ACHIEVED_MIN * rate
+    print(
+        f"    ({variant}) {rate:7.1f} req/s offered: {achieved:7.1f} answered/s  p99 {res.p99_ms:7.2f} ms  errors "
+        f"{res.errors}  client: send lag p99 {lag:5.1f} ms, {share:4.0%} of a core  (load avg {load:.1f})  "
+        f"{'pass' if passed else 'FAIL'}",
+        flush=True,
+    )
+    return {
+        "rate": rate,
+        "passed": passed,
+        "achieved_rps": round(achieved, 1),
+        "p50_ms": round(res.p50_ms, 2),
+        "p99_ms": round(res.p99_ms, 2),
+        "errors": res.errors,
+        "send_lag_p99_ms": round(lag, 2),
+        "loadgen_core_share": round(share, 3),
+        "loadavg_1m": load,
+    }
+
+
+def _max_rate(variant: str, url: str, args: argparse.Namespace, bodies: list[str], closed_rps: float) -> dict:
+    """The largest open-loop rate ``variant`` holds (see the module docstring): a ladder from RATE_START x its
+    closed-loop throughput until a pass and a failure bracket the limit, then geometric bisection."""
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None  # the highest passing step
+    fail: dict[str, Any] | None = None  # the lowest failing step
+    rate = max(RATE_START * closed_rps, RATE_FLOOR)
+    for _ in range(RATE_LADDER_STEPS):
+        steps.append(step := _rate_step(variant, url, args, bodies, round(rate, 1)))
+        if step["passed"]:
+            best = step
+        else:
+            fail = step
+        if best and fail:
+            break
+        rate = rate * RATE_FACTOR if step["passed"] else rate / RATE_FACTOR
+        if rate < RATE_FLOOR:
+            break
+    for _ in range(RATE_BISECTIONS):
+        if best is None or fail is None:
+            break
+        steps.append(step := _rate_step(variant, url, args, bodies, round(math.sqrt(best["rate"] * fail["rate"]), 1)))
+        best, fail = (step, fail) if step["passed"] else (best, step)
+    row = {
+        "variant": variant,
+        "loop": "max_rate",
+        "closed_rps": closed_rps,
+        "max_rate_rps": best["rate"] if best else 0.0,
+        "bracketed": fail is not None,  # False: every rate tried passed, the figure is a lower bound
+        "first_failure_rps": fail["rate"] if fail else None,
+        **{k: best[k] if best else None for k in ("p99_ms", "achieved_rps", "loadgen_core_share", "send_lag_p99_ms")},
+        "failure_client": {k: fail[k] for k in ("loadgen_core_share", "send_lag_p99_ms")} if fail else None,
+        "steps": steps,
+        "seconds": round(time.perf_counter() - started, 1),
+        "loadavg_1m_before": load_before,
+        "loadavg_1m_after": os.getloadavg()[0],
+    }
+    held = f"{row['max_rate_rps']:.1f}" if row["bracketed"] else f">= {row['max_rate_rps']:.1f}"
+    print(
+        f"  ({variant}) {VARIANTS[variant]:<26} max rate with p99 < {args.p99_limit_ms:g} ms: {held} req/s "
+        f"(p99 {row['p99_ms']} ms; first failure {row['first_failure_rps']} req/s; {len(steps)} steps in "
+        f"{row['seconds']:.0f} s; load avg {load_before:.1f})",
+        flush=True,
+    )
+    return row
+
+
+def _sweep(variant: str, url: str, args: argparse.Namespace, bodies: list[str], closed: dict) -> list[dict]:
+    """``[_max_rate(...)]`` after the closed-loop row ``closed`` with --max-rate, else ``[]``."""
+    return [_max_rate(variant, url, args, bodies, closed["rps"])] if args.max_rate else []
+
+
 def _order(variants: list[str], round_index: int) -> list[str]:
     """The variants of one round, in an order that changes every round (rotated, every other round reversed), so
     that no variant always runs first, last or after the same neighbour (with --open-load the order stays fixed:
@@ -379,25 +474,28 @@ def _round(
     open_rate = 0.0  # set from (b)'s closed-loop throughput in this round
     order = args.variants if args.open_load > 0 else _order(args.variants, index)
     for variant in order:
-        if variant == "a":
-            rows.append(_measure("a", bare, args, bodies, kind))
-        elif variant == "p":
-            rows.append(_measure("p", dl.replace("/dl", "/dlp"), args, bodies, kind))
+        if variant in ("a", "p"):
+            url = bare if variant == "a" else dl.replace("/dl", "/dlp")
+            rows.append(row := _measure(variant, url, args, bodies, kind))
+            rows += _sweep(variant, url, args, bodies, row)
         elif variant == "b":
-            rows.append(_measure("b", dl, args, bodies, kind))
+            rows.append(row := _measure("b", dl, args, bodies, kind))
             if args.open_load > 0:
-                open_rate = round(args.open_load * rows[-1]["rps"], 1)
+                open_rate = round(args.open_load * row["rps"], 1)
                 rows.append(_measure("b", dl, args, bodies, "httpx", open_rate))
+            rows += _sweep("b", dl, args, bodies, row)
         elif variant == "c":
             huge = {"min_requests_per_step": 10_000_000, "min_seconds_per_step": 1e7}
             _start_rollout(
                 dl, {"mode": "canary", "candidate_version": candidate, "canary": {"steps": [0.2, 1.0], **huge}}
             )
             row = _measure("c", dl, args, bodies, kind)
-            counts = _stop_rollout(dl)
+            counts = _rollout_counts(dl)  # before the sweep: the check describes the closed-loop measurement
+            swept = _sweep("c", dl, args, bodies, row)
+            _stop_rollout(dl)
             served = counts["champion"] + counts["candidate"]
             row["candidate_share"] = counts["candidate"] / served if served else None
-            rows.append(row)
+            rows += [row, *swept]
         elif variant == "d":
             spec = {
                 "mode": "shadow",
@@ -408,10 +506,12 @@ def _round(
             row = _measure("d", dl, args, bodies, kind)
             if open_rate > 0:
                 rows.append(_measure("d", dl, args, bodies, "httpx", open_rate))
-            counts = _stop_rollout(dl)
+            counts = _rollout_counts(dl)
+            swept = _sweep("d", dl, args, bodies, row)
+            _stop_rollout(dl)
             # Shadow calls per served request: below 1.0 means calls were skipped at shadow_max_in_flight.
             row["shadow_per_request"] = counts["candidate"] / counts["champion"] if counts["champion"] else None
-            rows.append(row)
+            rows += [row, *swept]
     return rows
 
 
@@ -470,6 +570,67 @@ def _cpu_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _max_rate_medians(rows: list[dict[str, Any]], variants: list[str]) -> list[dict[str, Any]]:
+    """Per variant: medians over rounds of the max rate, the p99 at it, the client's CPU share; ratio to (a)'s."""
+    out: list[dict[str, Any]] = []
+    for v in variants:
+        mine = [r for r in rows if r["variant"] == v and r["loop"] == "max_rate"]
+        if not mine:
+            continue
+        held = [r for r in mine if r["max_rate_rps"] > 0]
+
+        def med(key: str, of: list[dict[str, Any]]) -> float | None:
+            return statistics.median(r[key] for r in of) if of else None
+
+        out.append(
+            {
+                "variant": v,
+                "max_rate_rps": med("max_rate_rps", mine),
+                "p99_ms": med("p99_ms", held),
+                "loadgen_core_share": med("loadgen_core_share", held),
+                "loadavg_1m": med("loadavg_1m_before", mine),
+                "bracketed": all(r["bracketed"] for r in mine),
+                "runs": len(mine),
+            }
+        )
+    a = next((m["max_rate_rps"] for m in out if m["variant"] == "a"), None)
+    for m in out:
+        m["ratio_to_a"] = m["max_rate_rps"] / a if a else None
+    return out
+
+
+def _max_rate_table(medians: list[dict[str, Any]], limit_ms: float) -> str:
+    lines = [
+        f"| variant | max rate with p99 < {limit_ms:g} ms (req/s) | p99 at that rate (ms) | ratio to (a) "
+        "| client CPU (share of a core) | load avg 1 min |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def fmt(x: float | None, spec: str) -> str:
+        return "n/a" if x is None else format(x, spec)
+
+    for m in medians:
+        rate = fmt(m["max_rate_rps"], ".1f") if m["bracketed"] else f">= {m['max_rate_rps']:.1f}"
+        lines.append(
+            f"| ({m['variant']}) {VARIANTS[m['variant']]} | {rate} | {fmt(m['p99_ms'], '.2f')} "
+            f"| {fmt(m['ratio_to_a'], '.2f')} | {fmt(m['loadgen_core_share'], '.0%')} | {m['loadavg_1m']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _client_notes(rows: list[dict[str, Any]], limit_ms: float) -> list[str]:
+    """Sweeps whose first failure may be the client's: it lagged, or used most of a core."""
+    notes = []
+    for r in rows:
+        fail = r.get("failure_client") if r["loop"] == "max_rate" else None
+        if fail and (fail["loadgen_core_share"] >= 0.8 or fail["send_lag_p99_ms"] >= limit_ms / 4):
+            notes.append(
+                f"round {r['round']} ({r['variant']}): at {r['first_failure_rps']} req/s the client used "
+                f"{fail['loadgen_core_share']:.0%} of a core, send lag p99 {fail['send_lag_p99_ms']} ms"
+            )
+    return notes
+
+
 def _verdict(ratios: dict[str, float | None]) -> str:
     out = []
     t, p = ratios["throughput_b_over_a"], ratios["p99_shadow_over_b"]
@@ -491,6 +652,38 @@ def _verdict(ratios: dict[str, float | None]) -> str:
     return "\n".join(out)
 
 
+def _max_rate_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Print the --max-rate table (medians over rounds), per-round ratios and client notes; return them for --out."""
+    medians = _max_rate_medians(rows, args.variants)
+    per_round = []
+    for r in range(1, args.rounds + 1):
+        mine = _max_rate_medians([row for row in rows if row["round"] == r], args.variants)
+        per_round.append({"round": r, **{f"ratio_{m['variant']}_over_a": m["ratio_to_a"] for m in mine}})
+    one, five, fifteen = os.getloadavg()
+    over = " (medians over rounds)" if args.rounds > 1 else ""
+    print(f"\nlargest rate held with p99 < {args.p99_limit_ms:g} ms{over}:")
+    print(_max_rate_table(medians, args.p99_limit_ms))
+    for pr in per_round if args.rounds > 1 else []:
+        print(f"round {pr['round']}: " + ", ".join(f"{k} = {v and round(v, 2)}" for k, v in pr.items() if k != "round"))
+    print(
+        f"load average now {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min) on {os.cpu_count()} CPUs; open "
+        f"loop from one httpx process, {RATE_CONNECTIONS} connections, {args.rate_warmup:g} s + "
+        f"{args.rate_seconds:g} s per step; a step passes with p99 < {args.p99_limit_ms:g} ms, no errors and answers "
+        f">= {ACHIEVED_MIN:.0%} of the offered rate"
+    )
+    for note in _client_notes(rows, args.p99_limit_ms):
+        print(f"note (the limit may be partly the client's): {note}")
+    settings = {"rate_seconds": args.rate_seconds, "rate_warmup": args.rate_warmup, "p99_limit_ms": args.p99_limit_ms}
+    settings |= {
+        "start": RATE_START,
+        "factor": RATE_FACTOR,
+        "bisections": RATE_BISECTIONS,
+        "achieved_min": ACHIEVED_MIN,
+    }
+    settings["connections"] = RATE_CONNECTIONS
+    return {"settings": settings, "medians": medians, "per_round": per_round, "loadavg": [one, five, fifteen]}
+
+
 # ---------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description="driftline serving overhead vs a bare Ray Serve app (issue #5)")
@@ -508,6 +701,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=0.0,
         help="also measure (b) and (d) open-loop (httpx) at this fraction of (b)'s closed-loop throughput, e.g. 0.5",
     )
+    parser.add_argument(
+        "--max-rate",
+        action="store_true",
+        help="also find, per variant and round, the largest open-loop rate with p99 under --p99-limit-ms",
+    )
+    parser.add_argument("--rate-seconds", type=float, default=5.0, help="--max-rate: measured seconds per step")
+    parser.add_argument("--rate-warmup", type=float, default=2.0, help="--max-rate: unmeasured seconds per step")
+    parser.add_argument("--p99-limit-ms", type=float, default=100.0, help="--max-rate: the p99 a rate must stay under")
     parser.add_argument(
         "--patched-code",
         default=None,
@@ -558,7 +759,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"setup done in {time.perf_counter() - started:.0f} s: champion v{champion.version.version}, "
             f"candidate v{candidate}; load: {kind}, concurrency {args.concurrency}, {args.warmup:g} s warm-up + "
-            f"{args.duration:g} s per variant, {args.rounds} round(s)",
+            f"{args.duration:g} s per variant, {args.rounds} round(s)"
+            + (
+                f"; --max-rate: httpx open loop, {args.rate_warmup:g} s warm-up + {args.rate_seconds:g} s per step"
+                if args.max_rate
+                else ""
+            ),
             flush=True,
         )
         rows: list[dict[str, Any]] = []
@@ -606,6 +812,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if p99 is not None:
             met = "met" if p99 <= SHADOW_P99_TARGET else "NOT met"
             print(f"open-loop p99 (d)/(b) = {p99:.2f}x (target <= {SHADOW_P99_TARGET}: {met})")
+    max_rate: dict[str, Any] = {}
+    if args.max_rate:
+        max_rate = _max_rate_report(rows, args)
     checks = [f"round {r['round']} {k} = {r[k]:.3f}" for r in rows for k in CHECKS if r.get(k) is not None]
     if checks:
         print("checks (canary: candidate share of served requests; shadow: shadow calls per request): ")
@@ -624,6 +833,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratios": ratios,
         "ratios_per_round": per_round,
         "open_loop": open_loop,
+        "max_rate": max_rate,
         "targets": {"throughput_b_over_a": THROUGHPUT_TARGET, "p99_shadow_over_b": SHADOW_P99_TARGET},
     }
     if args.out:

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import pickle
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -48,14 +49,18 @@ def summarize_parquet_ray(
     until: str | datetime | None = None,
     feedback: FeedbackLog | None = None,
     num_cpus: float = 1.0,
+    phases: dict[str, float] | None = None,
 ) -> WindowSummary:
     """Summary of a Parquet window computed with Ray Data; Ray must be up (``platform.ray_runtime.ensure_ray``).
 
     ``num_cpus`` per block task: 1 lets a 2-CPU machine summarise two blocks at once, each a numpy loop that
-    keeps one core busy; a fraction would oversubscribe the cores without speeding anything up.
+    keeps one core busy; a fraction would oversubscribe the cores without speeding anything up. ``phases``, when
+    given, receives the seconds spent planning (listing files, reading footers), in the pass (read + summarise,
+    until the last block's summary arrived) and merging the block summaries on the driver.
     """
     import ray
 
+    t0 = time.perf_counter()
     dataset, files = open_window(path, since, until)
     plan = SummaryPlan.for_window(profile, dataset.schema, since=since, until=until, feedback=feedback)
     ds = ray.data.read_parquet(files.paths, columns=plan.columns)
@@ -67,13 +72,19 @@ def summarize_parquet_ray(
         fn_kwargs={"plan": plan},
         num_cpus=num_cpus,
     )
+    t1 = time.perf_counter()
     total: WindowSummary | None = None
+    merging = 0.0
     for batch in blocks.iter_batches(batch_size=None, batch_format="pyarrow"):
+        started = time.perf_counter()
         for blob in batch.column(BLOB).to_pylist():
             part = pickle.loads(blob)
             if isinstance(part, DriftlineError):
                 raise part
             total = part if total is None else total.merge(part)
+        merging += time.perf_counter() - started
+    if phases is not None:
+        phases.update(plan=t1 - t0, scan=time.perf_counter() - t1 - merging, merge=merging)
     if total is None:
         raise DataError(f"The window at {path} has no rows.", "Check the --current path and the time window.")
     return replace(total, skipped_files=len(files.skipped))
