@@ -4,8 +4,8 @@ What a restart or a window reads must grow with the window it needs, not with th
 Measured here: the log writer's start (it rebuilds its feedback index from the last ``feedback_window_hours``) and
 a 10-minute drift window over the prediction log (memory engine), alone and with its labels joined from the
 feedback log (``open_feedback``: only the feedback hours from the window's start are read), each on a log
-holding 1 day and 30 days of hourly partitions. Target: 30 days within 1.2x of 1 day. The baseline is the same work on the 1-day history,
-measured in the same run.
+holding 1 day and 30 days of hourly partitions. Target: 30 days within 1.2x of 1 day. The baseline is the same
+work on the 1-day history, measured in the same run.
 
     .venv/bin/python benchmarks/log_history.py [--files-per-hour 4] [--rows-per-file 200] [--repeats 5]
 """
