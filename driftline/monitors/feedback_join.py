@@ -128,5 +128,6 @@ def open_feedback(
         raise DataError(f"Feedback log {path} lacks columns {missing}.", "It needs request_id and label columns.")
     columns = tuple(c for c in ("request_id", "row", "label", "timestamp") if c in schema.names)
     id_type = schema.field("request_id").type
+    id_type = id_type.value_type if pa.types.is_dictionary(id_type) else id_type
     files = tuple((partition_start(p), p) for p in paths)
     return FeedbackLog(files, columns, id_type, max_label_delay_hours)

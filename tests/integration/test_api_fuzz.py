@@ -4,7 +4,7 @@ The document is the one the router serves at ``/openapi.json``, made strict from
 (``driftline/serve_apps/openapi.py``): every generated valid body is a real prediction, feedback or rollout request,
 and every generated invalid one must be refused with a documented 4xx. The admin token is sent, so the fuzzer
 reaches past authentication into validation and the rollout controller. Bounded by a seed, a number of examples
-per operation and a time budget (about 60 s).
+per operation and a time budget (about 40 s).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_a_fuzzer_finds_no_server_error_and_no_schema_violation(app_url, tmp_pat
         "--max-examples",
         "25",
         "--max-time",
-        "60",
+        "40",
         "--workers",
         "1",  # hypothesis's lambda descriptions hit a CPython 3.11 ast race with two threads
         "--request-timeout",
