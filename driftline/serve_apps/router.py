@@ -76,7 +76,9 @@ class Router:
 
     def __init__(self, slot_a: Any, slot_b: Any, writer: Any, controller: Any, config: dict[str, Any]) -> None:
         cfg = DriftlineConfig.model_validate(config)
-        self._slots = {"a": slot_a, "b": slot_b}
+        # Predictions travel to the model slots over Serve's direct gRPC channel, not as Ray actor calls
+        # (``_by_reference=False``): 20-25% less server CPU per request (benchmarks/serve_overhead.py).
+        self._slots = {"a": slot_a.options(_by_reference=False), "b": slot_b.options(_by_reference=False)}
         self._writer, self._controller = writer, controller
         self._model_name = cfg.mlflow.model_name
         self._max_rows = cfg.serve.max_batch_rows
