@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,12 +31,11 @@ integration: $(STAMP)
 
 # Two pytest processes side by side, each with its own session Ray (a local Ray per process): most integration
 # tests in one; in the other the unit tests, doctests, the two tests that start Ray clusters of their own (in
-# subprocesses) and three long end-to-end tests. Much of an integration test is waiting (process and replica starts,
+# subprocesses) and two long end-to-end tests. Much of an integration test is waiting (process and replica starts,
 # polls), so the two overlap well on 2 cores. The second one's output is printed when both are done; the target
 # fails if either does.
 SIDE := tests/integration/test_cluster.py tests/integration/test_cluster_cli.py \
-	tests/integration/test_families_ray.py tests/integration/test_mlflow_server.py \
-	tests/integration/test_readme_walkthrough.py
+	tests/integration/test_families_ray.py tests/integration/test_readme_walkthrough.py
 SIDE_LOG := .pytest-side.log
 
 test: lint typecheck
