@@ -70,10 +70,13 @@ class FeedbackLog:
             keep.append(path)
         return keep
 
-    def labels_for(self, table: pa.Table, timestamp_column: str | None = None) -> pa.Array:
-        """One label per row of ``table`` (null where none arrived), read from the files its time span needs."""
-        first_s, last_s = _span_seconds(table, timestamp_column)
-        paths = self.paths_for(first_s, last_s)
+    def labels_for(self, table: pa.Table, span_us: tuple[int | None, int | None] = (None, None)) -> pa.Array:
+        """One label per row of ``table`` (null where none arrived), read from the files its time span needs.
+
+        ``span_us``: the first and last prediction time of ``table`` in microseconds (None: unknown, no pruning).
+        """
+        first, last = (None if t is None else t / 1e6 for t in span_us)
+        paths = self.paths_for(first, last)
         if not paths or not table.num_rows:
             return pa.nulls(table.num_rows)
         ids = pc.unique(table.column("request_id").cast(self.id_type))
@@ -82,16 +85,6 @@ class FeedbackLog:
         )
         keys, labels = _latest(found)
         return pc.take(labels, pc.index_in(feedback_keys(table), value_set=keys))
-
-
-def _span_seconds(table: pa.Table, column: str | None) -> tuple[float | None, float | None]:
-    if column is None or column not in table.column_names or not table.num_rows:
-        return None, None
-    ts = table.column(column).cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
-    low, high = pc.min_max(ts).values()
-    if not low.is_valid:
-        return None, None
-    return low.as_py() / 1e6, high.as_py() / 1e6
 
 
 def _latest(table: pa.Table) -> tuple[pa.Array, pa.Array]:

@@ -175,8 +175,9 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     if not k:  # a regression model
         return _regression_summary(table, plan, numeric, categorical)
     y = p = None
+    ts_min, ts_max = _time_range(table, plan)
     if plan.feedback is not None:
-        y = class_index(plan.feedback.labels_for(table, plan.timestamp_column), plan.classes, "label (feedback)")
+        y = class_index(plan.feedback.labels_for(table, (ts_min, ts_max)), plan.classes, "label (feedback)")
     elif plan.label_column is not None:
         y = class_index(table.column(plan.label_column), plan.classes, plan.label_column)
     if plan.prediction_column is not None:
@@ -188,7 +189,6 @@ def summarize_table(table: pa.Table, plan: SummaryPlan) -> WindowSummary:
     if y is not None and p is not None and k:
         both = (y >= 0) & (p >= 0)
         labels.joint = np.bincount(y[both] * k + p[both], minlength=k * k).reshape(k, k).astype(np.int64)
-    ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
         sample=_sample(table, plan),
         scores=_scores(table, plan),
@@ -252,8 +252,9 @@ def _regression_summary(
 ) -> WindowSummary:
     """Numbers for label and prediction: their histograms on the reference's edges and the residuals' sums."""
     y = p = None
+    ts_min, ts_max = _time_range(table, plan)
     if plan.feedback is not None:
-        y = float_values(plan.feedback.labels_for(table, plan.timestamp_column), "label (feedback)")
+        y = float_values(plan.feedback.labels_for(table, (ts_min, ts_max)), "label (feedback)")
     elif plan.label_column is not None:
         y = float_values(table.column(plan.label_column), plan.label_column)
     if plan.prediction_column is not None:
@@ -265,7 +266,6 @@ def _regression_summary(
             present = values[~np.isnan(values)] if values is not None else np.empty(0)
             outputs[name] = NumericSummary.from_values(present, edges, shift)
     residuals = ResidualSummary.from_errors(p - y) if y is not None and p is not None else ResidualSummary()
-    ts_min, ts_max = _time_range(table, plan)
     return WindowSummary(
         sample=_sample(table, plan),
         rows=int(table.num_rows),
