@@ -281,7 +281,19 @@ class ServeConfig(StrictModel):
     feedback_window_hours: float = Field(
         default=48.0,
         gt=0,
-        description="Labels join predictions of this many past hours; a restart reads only these hours of the logs.",
+        description=(
+            "A prediction can be labelled for this many hours after it was made (days: 168 is a week); a later "
+            "label answers 410 expired. Every prediction in the window stays labellable whatever the traffic: "
+            "the log writer checks labels against an on-disk index, with memory independent of the window."
+        ),
+    )
+    label_index_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder of the log writer's on-disk label index (default <workdir>/logs/label_index). On a cluster "
+            "whose work folder is a network file system, point it at a node-local disk: SQLite must not run over "
+            "NFS; a writer started on another node rebuilds the index from the window's logs."
+        ),
     )
 
     @model_validator(mode="after")

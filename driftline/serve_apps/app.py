@@ -46,6 +46,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
         cfg.serve.log_flush_rows,
         cfg.serve.log_flush_seconds,
         window_hours=cfg.serve.feedback_window_hours,
+        index_dir=str(cfg.serve.label_index_dir) if cfg.serve.label_index_dir else None,
     )
     controller = serve.deployment(
         Controller, name="controller", num_replicas=1, ray_actor_options={"num_cpus": 0}

@@ -17,12 +17,40 @@ model it is a finite number:
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any
 
 from driftline.datasets.schema import ClassValue, match_class
 from driftline.serve_apps.payload import PayloadError
 
-__all__ = ["parse_feedback"]
+__all__ = ["FeedbackStatus", "parse_feedback"]
+
+
+class FeedbackStatus(str, Enum):
+    """What became of one label; ``http_status`` is the answer of the single-item form."""
+
+    ACCEPTED = "accepted"  # durable (fsynced) before the answer
+    DUPLICATE = "duplicate"  # the same label was accepted before: idempotent, never counted twice
+    BAD_TOKEN = "bad_token"  # no valid feedback token for this (request_id, row), and no admin bearer token
+    UNKNOWN_REQUEST_ID = "unknown_request_id"  # no such prediction was ever logged
+    EXPIRED = "expired"  # the prediction is older than serve.feedback_window_hours: it can no longer be labelled
+    CONFLICT = "conflict"  # this row already has a different label
+    UNAVAILABLE = "unavailable"  # the label could not be made durable (e.g. a full disk): nothing recorded, retry
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self]
+
+
+_HTTP_STATUS = {
+    FeedbackStatus.ACCEPTED: 200,
+    FeedbackStatus.DUPLICATE: 200,
+    FeedbackStatus.BAD_TOKEN: 403,
+    FeedbackStatus.UNKNOWN_REQUEST_ID: 404,
+    FeedbackStatus.EXPIRED: 410,
+    FeedbackStatus.CONFLICT: 409,
+    FeedbackStatus.UNAVAILABLE: 503,
+}
 
 
 def _number(label: Any, where: str, index: int | None) -> float:

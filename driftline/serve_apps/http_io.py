@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from driftline.serve_apps.payload import PayloadError
 
-__all__ = ["FEEDBACK_STATUS", "cause", "client_request_id", "error", "read_json", "validation_error"]
+__all__ = ["cause", "client_request_id", "error", "read_json", "validation_error"]
 
 
 def client_request_id(request: Request) -> str | None:
@@ -62,14 +62,3 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         return await asyncio.to_thread(json.loads, bytes(body))
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
-
-
-# "unavailable": the label could not be made durable (e.g. a full disk); nothing was recorded, retry later.
-FEEDBACK_STATUS = {
-    "accepted": 200,
-    "duplicate": 200,
-    "bad_token": 403,  # no valid feedback token for this (request_id, row), and no admin bearer token
-    "unknown_request_id": 404,
-    "conflict": 409,
-    "unavailable": 503,
-}

@@ -1,13 +1,18 @@
 """The single writer of the prediction and feedback logs (a Serve deployment with one replica).
 
 Routers send it batches of prediction records; it buffers and flushes to Parquet by size and by time, and on
-shutdown. It also keeps an index of recent predictions so feedback is joined, checked and counted exactly once:
-an unknown request id is reported (the API answers 404), a repeated label is idempotent (never double counted).
+shutdown. Every prediction it writes goes into the on-disk :class:`~driftline.serve_apps.label_index.LabelIndex`,
+so a label for any prediction inside the label window (``window_hours``) is checked, deduplicated and scored
+exactly once, however many predictions came after it, with the writer's memory bounded by its buffers and the
+index's page cache. A label for a prediction older than the window is ``expired``; one for a request that was never
+logged is ``unknown_request_id``.
 
 Durability: an accepted label is in the fsynced :class:`~driftline.serve_apps.feedback_journal.FeedbackJournal`
 (and the predictions it joins are in the Parquet log) before ``feedback`` returns, so a 200 survives a SIGKILL of
 any process. A failed flush puts back exactly the partitions that were not written (nothing lost, nothing written
-twice); the flush thread survives it and ``health()`` reports the writer degraded until a flush succeeds.
+twice); the flush thread survives it and ``health()`` reports the writer degraded until a flush succeeds. At a
+restart the index takes in the log files written after its last commit (all the window's files if it is new or was
+unreadable) and the journal's labels, so what a restart reads grows with what it missed, not with the history.
 """
 
 from __future__ import annotations
@@ -15,80 +20,120 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftline.core.partitions import HOUR_SECONDS, partition_start
 from driftline.datasets.schema import as_scalar
+from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.feedback_journal import FeedbackJournal
+from driftline.serve_apps.label_index import Answer, IndexedPrediction, Key, LabelIndex
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
+from driftline.serve_apps.request_ids import issued_at
 
 __all__ = ["FeedbackOutcome", "LogWriter"]
 
 FeedbackOutcome = dict[str, Any]
-Key = tuple[str, int]
+_PREDICTION_COLUMNS = ["request_id", "row", "role", "timestamp", "model_name", "variant", "model_version", "prediction"]
+_CATCH_UP_ROWS = 50_000  # rows of a log file taken into the index at a time at a restart
+_PRUNE_SECONDS = 600.0  # how often rows older than the window leave the index
+
+
+@dataclass
+class _Written:
+    """A log file on disk whose rows the index does not hold yet (its commit failed, or has not run)."""
+
+    name: str
+    hour_start: float
+    rows: list[IndexedPrediction] = field(default_factory=list)
 
 
 class LogWriter:
-    """Serve deployment class; ``root`` is ``<workdir>/logs``."""
+    """Serve deployment class; ``root`` is ``<workdir>/logs``; the index lives in ``index_dir`` (default
+    ``<root>/label_index``; on a cluster whose logs are on a network file system, give it a node-local disk: SQLite
+    must not run over NFS, and a writer that moves to another node rebuilds its index from the window's logs)."""
 
     def __init__(
         self,
         root: str,
         flush_rows: int = 2_000,
         flush_seconds: float = 2.0,
-        index_size: int = 500_000,
         window_hours: float = 48.0,
+        index_dir: str | None = None,
+        index_cache_mb: int = 16,
     ) -> None:
         self._sink = ParquetSink(root)
         self._journal = FeedbackJournal(Path(root) / "journal")
-        self._flush_rows, self._flush_seconds, self._index_size = flush_rows, flush_seconds, index_size
-        self._window_hours = window_hours
+        self._index = LabelIndex(index_dir or Path(root) / "label_index", cache_mb=index_cache_mb)
+        self._flush_rows, self._flush_seconds = flush_rows, flush_seconds
+        self._window = window_hours * HOUR_SECONDS
         self._buffers: dict[str, list[dict[str, Any]]] = {PREDICTIONS: [], FEEDBACK: []}
-        self._unflushed: set[Key] = set()  # keys of predictions still only in memory
-        # (request_id, row) -> {"served": (variant, version, prediction), "shadow": (...)}
-        self._index: OrderedDict[Key, dict[str, tuple[str, str, int]]] = OrderedDict()
-        self._labelled: OrderedDict[Key, int] = OrderedDict()
+        # Predictions not yet in the index (buffered, or written but not committed there): the index's in-memory part.
+        self._pending: dict[Key, dict[str, Answer]] = {}
+        self._unindexed: list[_Written] = []
+        self._unindexed_labels: dict[Key, tuple[float, Any]] = {}  # accepted, journalled, index commit failed
         self._lock = threading.RLock()
         self._last_flush = time.monotonic()
+        self._last_prune = 0.0
         self.last_error: str | None = None
         self.torn_journal_lines = 0
-        self._rebuild_index()
+        self.caught_up_files = 0
+        self._catch_up()
         self._recover_journal()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._flush_periodically, daemon=True)
+        self._thread = threading.Thread(target=self._upkeep, daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------------------------------ restart
-    def _rebuild_index(self) -> None:
-        """After a restart, the last ``window_hours`` of predictions and labels come back from the logs, so feedback
-        still joins; what a restart reads grows with that window, not with the history on disk."""
-        cols = ["request_id", "row", "variant", "role", "model_version", "prediction"]
-        since = time.time() - self._window_hours * 3600.0
-        frame = self._sink.read(PREDICTIONS, columns=cols, since=since).tail(self._index_size)
-        labels = self._sink.read(FEEDBACK, columns=["request_id", "row", "label"], since=since)
-        for rec in frame.itertuples(index=False):
-            entry = self._index.setdefault((rec.request_id, int(rec.row)), {})
-            entry[rec.role] = (rec.variant, str(rec.model_version), as_scalar(rec.prediction))
-        for rec in labels.itertuples(index=False):
-            self._labelled[(rec.request_id, int(rec.row))] = as_scalar(rec.label)
+    def _catch_up(self) -> None:
+        """Index the window's log files the index does not hold: those written after its last commit, or all of
+        them for a new (or rebuilt) index. Each file is read alone, so memory stays flat however big the window."""
+        since = time.time() - self._window - HOUR_SECONDS
+        known = self._index.files(since - HOUR_SECONDS)
+        for log in (PREDICTIONS, FEEDBACK):
+            for path in self._sink.files(log, since):
+                name = self._sink.name(path)
+                if name in known:
+                    continue
+                hour_start = partition_start(name) or 0.0
+                if log == PREDICTIONS:
+                    table = self._sink.read_file(path, _PREDICTION_COLUMNS)
+                    if table is not None:  # a big file goes in by slices; the file is recorded with the last
+                        batches = table.to_batches(max_chunksize=_CATCH_UP_ROWS) or [table]
+                        for number, batch in enumerate(batches, start=1):
+                            last = number == len(batches)
+                            self._index.add_predictions(_indexed_rows(batch), name if last else None, hour_start)
+                else:
+                    table = self._sink.read_file(path, ["request_id", "row", "timestamp", "label"])
+                    if table is not None:
+                        self._index.add_labels(_label_rows(table), logged=True, file=name, hour_start=hour_start)
+                self.caught_up_files += table is not None
 
     def _recover_journal(self) -> None:
         """Labels acknowledged before a crash but not yet in the Parquet log are written there now."""
         records, self.torn_journal_lines = self._journal.replay()
+        taken: dict[Key, dict[str, Any]] = {}
         for record in records:
             key = (record["request_id"], int(record["row"]))
-            if key not in self._labelled:
-                self._labelled[key] = as_scalar(record["label"])
-                self._buffers[FEEDBACK].append(record)
-        if self._buffers[FEEDBACK] or records:
+            stored = self._index.label(key)
+            if key in taken or (stored is not None and stored.logged):
+                continue
+            taken[key] = {**record, "row": key[1], "label": as_scalar(record["label"])}
+        self._index.add_labels([(k[0], k[1], r["timestamp"], r["label"]) for k, r in taken.items()])
+        self._buffers[FEEDBACK].extend(taken.values())
+        if taken or records:
             self._try_flush()
 
     # ------------------------------------------------------------------------------------------ writes
-    def _flush_periodically(self) -> None:
+    def _upkeep(self) -> None:
         while not self._stop.wait(self._flush_seconds / 2):
             if time.monotonic() - self._last_flush >= self._flush_seconds:
                 self._try_flush()
+            if time.monotonic() - self._last_prune >= _PRUNE_SECONDS:
+                self._last_prune = time.monotonic()
+                with contextlib.suppress(Exception):  # pruning is upkeep: the next round tries again
+                    self._index.prune(before=time.time() - self._window - HOUR_SECONDS)
 
     def _try_flush(self) -> None:
         with contextlib.suppress(Exception):  # recorded in last_error; the records stay buffered for the next flush
@@ -96,67 +141,92 @@ class LogWriter:
 
     def append(self, records: list[dict[str, Any]]) -> int:
         """Buffer prediction records; returns how many were new. Idempotent: a router sends a batch again when it
-        saw no answer (this replica died mid-call), so a row already indexed, buffered or on disk, is skipped."""
+        saw no answer (this replica died mid-call), so a row already buffered or on disk is skipped."""
         added = 0
         with self._lock:
+            on_disk = self._index.indexed({rec["request_id"] for rec in records})
             for rec in records:
-                key = (rec["request_id"], rec["row"])
-                entry = self._index.setdefault(key, {})
-                if rec["role"] in entry:
+                key, role = (rec["request_id"], int(rec["row"])), rec["role"]
+                held = self._pending.setdefault(key, {})
+                if role in held or (*key, role) in on_disk:
                     continue
-                entry[rec["role"]] = (rec["variant"], rec["model_version"], rec["prediction"])
+                held[role] = Answer(role, rec["variant"], rec["model_version"], rec["prediction"], rec["timestamp"])
                 self._buffers[PREDICTIONS].append(rec)
-                self._unflushed.add(key)
                 added += 1
-            while len(self._index) > self._index_size:
-                self._index.popitem(last=False)
             full = len(self._buffers[PREDICTIONS]) >= self._flush_rows
         if full:
             self._try_flush()
         return added
 
     def feedback(self, items: list[dict[str, Any]], now: float) -> list[FeedbackOutcome]:
-        """Record labels; each outcome is accepted | duplicate | conflict | unknown_request_id | unavailable."""
+        """Record labels; each outcome's status is a :class:`FeedbackStatus` value."""
         with self._lock:
             outcomes, accepted = self._judge(items, now)
             if not accepted:
                 return outcomes
             try:
-                if any((r["request_id"], r["row"]) in self._unflushed for r in accepted):
-                    self._flush_log(PREDICTIONS)  # a durable label needs its prediction on disk too
+                if self._buffers[PREDICTIONS] and any((r["request_id"], r["row"]) in self._pending for r in accepted):
+                    self._write(PREDICTIONS)  # a durable label needs its prediction on disk (the index may follow)
                 self._journal.append(accepted)
             except Exception as exc:  # e.g. a full disk: refuse the labels, keep nothing half-acknowledged
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                for record in accepted:
-                    self._labelled.pop((record["request_id"], record["row"]), None)
                 self._buffers[FEEDBACK] = self._buffers[FEEDBACK][: -len(accepted)]
                 keys = {(r["request_id"], r["row"]) for r in accepted}
+                unavailable = FeedbackStatus.UNAVAILABLE.value
                 return [
-                    {**o, "status": "unavailable", "scored": []} if (o["request_id"], o["row"]) in keys else o
+                    {**o, "status": unavailable, "scored": []} if (o["request_id"], o["row"]) in keys else o
                     for o in outcomes
                 ]
+            labels = [(r["request_id"], r["row"], r["timestamp"], r["label"]) for r in accepted]
+            try:
+                self._index.add_labels(labels)
+            except Exception as exc:  # durable in the journal; held here until the index takes them
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._unindexed_labels.update({(r, n): (t, label) for r, n, t, label in labels})
             return outcomes
 
+    def _answers(self, key: Key) -> list[Answer]:
+        held = self._pending.get(key, {})
+        return list(held.values()) + [a for a in self._index.answers(key) if a.role not in held]
+
+    def _stored_label(self, key: Key) -> tuple[bool, Any]:
+        if key in self._unindexed_labels:
+            return True, self._unindexed_labels[key][1]
+        stored = self._index.label(key)
+        return (False, None) if stored is None else (True, stored.value)
+
     def _judge(self, items: list[dict[str, Any]], now: float) -> tuple[list[FeedbackOutcome], list[dict[str, Any]]]:
-        outcomes, accepted = [], []
+        outcomes: list[FeedbackOutcome] = []
+        accepted: list[dict[str, Any]] = []
+        cutoff = now - self._window
+        in_batch: dict[Key, Any] = {}
         for item in items:
             key = (item["request_id"], int(item.get("row", 0)))
-            entry = self._index.get(key)
-            if entry is None:
-                outcomes.append({"request_id": key[0], "row": key[1], "status": "unknown_request_id"})
+            outcome: FeedbackOutcome = {"request_id": key[0], "row": key[1]}
+            outcomes.append(outcome)
+            answers = self._answers(key)
+            born = min((a.born for a in answers), default=issued_at(key[0]))
+            if born is not None and born < cutoff:
+                outcome["status"] = FeedbackStatus.EXPIRED.value
+                outcome["message"] = (
+                    f"The prediction was made {(now - born) / 3600:.1f} h ago; labels are taken for "
+                    f"{self._window / 3600:g} h after a prediction (serve.feedback_window_hours)."
+                )
                 continue
-            if key in self._labelled:
-                status = "duplicate" if self._labelled[key] == item["label"] else "conflict"
-                outcomes.append({"request_id": key[0], "row": key[1], "status": status})
+            if not answers:
+                outcome["status"] = FeedbackStatus.UNKNOWN_REQUEST_ID.value
                 continue
-            self._labelled[key] = item["label"]
+            labelled, label = (True, in_batch[key]) if key in in_batch else self._stored_label(key)
+            if labelled:
+                same = label == item["label"]
+                outcome["status"] = (FeedbackStatus.DUPLICATE if same else FeedbackStatus.CONFLICT).value
+                continue
+            in_batch[key] = item["label"]
             record = {"request_id": key[0], "row": key[1], "timestamp": now, "label": item["label"]}
             self._buffers[FEEDBACK].append(record)
             accepted.append(record)
-            scored = [_score(v, role, ver, pred, item["label"]) for role, (v, ver, pred) in entry.items()]
-            outcomes.append({"request_id": key[0], "row": key[1], "status": "accepted", "scored": scored})
-        while len(self._labelled) > self._index_size:
-            self._labelled.popitem(last=False)
+            outcome["status"] = FeedbackStatus.ACCEPTED.value
+            outcome["scored"] = [_score(a, item["label"]) for a in answers]
         return outcomes, accepted
 
     def flush(self) -> dict[str, int]:
@@ -166,7 +236,13 @@ class LogWriter:
             written, errors = {}, []
             for log in (PREDICTIONS, FEEDBACK):  # predictions first: labels join them
                 try:
-                    written[log] = self._flush_log(log)
+                    written[log] = self._flush_predictions() if log == PREDICTIONS else self._flush_feedback()
+                except Exception as exc:
+                    errors.append(exc)
+            if self._unindexed_labels:
+                try:
+                    self._index.add_labels([(r, n, t, label) for (r, n), (t, label) in self._unindexed_labels.items()])
+                    self._unindexed_labels.clear()
                 except Exception as exc:
                     errors.append(exc)
             if errors:
@@ -175,25 +251,61 @@ class LogWriter:
             self.last_error = None
             return written
 
-    def _flush_log(self, log: str) -> int:
-        """Write ``log``'s buffer partition by partition; a partition that failed (and every later one) stays."""
+    def _write(self, log: str) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Write ``log``'s buffer partition by partition, returning (file name, rows) of each file written; a
+        partition that failed (and every later one) stays buffered, and the error is raised after
+        ``self._written`` saw what did land."""
         rows = self._buffers[log]
-        if not rows:
-            return 0
-        sealed = self._journal.seal() if log == FEEDBACK else []
         pending = list(self._sink.partitions(rows).items())
-        done = 0
+        written: list[tuple[str, list[dict[str, Any]]]] = []
         try:
             for partition, part in pending:
-                self._sink.write_partition(log, partition, part)
-                done += 1
+                written.append((self._sink.name(self._sink.write_partition(log, partition, part)), part))
         finally:
-            self._buffers[log] = [r for _, part in pending[done:] for r in part] + self._buffers[log][len(rows) :]
+            self._buffers[log] = [r for _, part in pending[len(written) :] for r in part] + self._buffers[log][
+                len(rows) :
+            ]
+            self._note_written(log, written)
+        return written
+
+    def _note_written(self, log: str, written: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Predictions written wait in ``_unindexed`` for the index; labels written are marked as logged (if that
+        fails, a restart reads the file again: nothing is lost)."""
+        for name, part in written:
             if log == PREDICTIONS:
-                self._unflushed = {(r["request_id"], r["row"]) for r in self._buffers[log]}
+                rows = [_indexed(rec) for rec in part]
+                self._unindexed.append(_Written(name, partition_start(name) or 0.0, rows))
+            else:
+                with contextlib.suppress(Exception):
+                    self._index.mark_logged(
+                        [(r["request_id"], int(r["row"])) for r in part], name, partition_start(name) or 0.0
+                    )
+
+    def _flush_predictions(self) -> int:
+        count = len(self._buffers[PREDICTIONS])
+        if count:
+            self._write(PREDICTIONS)
+        while self._unindexed:  # written files go into the index, then their keys leave memory
+            written = self._unindexed[0]
+            self._index.add_predictions(written.rows, written.name, written.hour_start)
+            self._unindexed.pop(0)
+            for row in written.rows:
+                held = self._pending.get((row.request_id, row.row))
+                if held is not None:
+                    held.pop(row.role, None)
+                    if not held:
+                        del self._pending[(row.request_id, row.row)]
+        return count
+
+    def _flush_feedback(self) -> int:
+        count = len(self._buffers[FEEDBACK])
+        if not count:
+            return 0
+        sealed = self._journal.seal()
+        self._write(FEEDBACK)
         if sealed:
             self._journal.discard(sealed)
-        return len(rows)
+        return count
 
     def health(self) -> dict[str, Any]:
         """Degraded while the last flush or journal write failed; counts what is buffered and quarantined."""
@@ -204,17 +316,71 @@ class LogWriter:
                 "buffered": {log: len(rows) for log, rows in self._buffers.items()},
                 "quarantined_files": self._sink.quarantined,
                 "torn_journal_lines": self.torn_journal_lines,
+                "label_window_hours": self._window / HOUR_SECONDS,
+                "label_index_rebuilt_from": str(self._index.moved_aside) if self._index.moved_aside else None,
             }
+
+    def close(self) -> None:
+        """Flush what is buffered and close the index (a graceful shutdown)."""
+        self._stop.set()
+        self._try_flush()
+        with contextlib.suppress(Exception):
+            self._index.close()
 
     def __del__(self) -> None:
         # Serve calls __del__ on graceful shutdown: nothing buffered is lost.
-        self._stop.set()
-        self._try_flush()
+        self.close()
 
 
-def _score(variant: str, role: str, version: str, prediction: Any, label: Any) -> dict[str, Any]:
+def _indexed(rec: dict[str, Any]) -> IndexedPrediction:
+    return IndexedPrediction(
+        rec["request_id"],
+        int(rec["row"]),
+        rec["role"],
+        float(rec["timestamp"]),
+        str(rec.get("model_name", "")),
+        rec["variant"],
+        str(rec["model_version"]),
+        rec["prediction"],
+    )
+
+
+def _indexed_rows(table: Any) -> list[IndexedPrediction]:
+    """The index's rows of (a slice of) one prediction-log file: an Arrow table or record batch."""
+    columns = {name: table.column(name).to_pylist() for name in _PREDICTION_COLUMNS if name in table.schema.names}
+    models = columns.get("model_name") or [""] * table.num_rows  # files of older versions may lack it
+    born = [t.timestamp() for t in columns["timestamp"]]
+    return [
+        IndexedPrediction(rid, int(row), role, when, model or "", variant, str(version), prediction)
+        for rid, row, role, when, model, variant, version, prediction in zip(
+            columns["request_id"],
+            columns["row"],
+            columns["role"],
+            born,
+            models,
+            columns["variant"],
+            columns["model_version"],
+            columns["prediction"],
+            strict=True,
+        )
+    ]
+
+
+def _label_rows(table: Any) -> list[tuple[str, int, float, Any]]:
+    """(request_id, row, born, label) of one feedback-log file."""
+    rids, rows, times, labels = (table.column(n).to_pylist() for n in ("request_id", "row", "timestamp", "label"))
+    return [(r, int(n), t.timestamp(), label) for r, n, t, label in zip(rids, rows, times, labels, strict=True)]
+
+
+def _score(answer: Answer, label: Any) -> dict[str, Any]:
     """How one answer fared against its label: right or wrong, and for a number (regression) its absolute error."""
-    scored = {"variant": variant, "role": role, "model_version": version, "correct": prediction == label}
+    prediction = answer.prediction
+    scored = {
+        "variant": answer.variant,
+        "role": answer.role,
+        "model_version": answer.version,
+        "correct": prediction == label,
+    }
     if isinstance(label, float) and isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
         scored["abs_error"] = abs(float(prediction) - label)
     return scored

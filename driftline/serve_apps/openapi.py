@@ -21,13 +21,13 @@ from typing import Any
 
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 from driftline.rollout.spec import RolloutSpec
+from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.payload import MAX_NUMERIC
 
 __all__ = ["serving_openapi"]
 
 _REF = "#/components/schemas/{model}"
 _BODY_KEYS = ("instances", "dataframe_records", "dataframe_split")
-_FEEDBACK_STATUSES = ["accepted", "duplicate", "bad_token", "unknown_request_id", "conflict", "unavailable"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -72,8 +72,9 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
     outcome_properties = {
         "request_id": {"type": "string"},
         "row": {"type": "integer"},
-        "status": {"enum": _FEEDBACK_STATUSES},
+        "status": {"enum": [status.value for status in FeedbackStatus]},
         "scored": {"type": "array", "items": {"type": "object"}},
+        "message": {"type": "string", "description": "why the label was not taken (expired: the window)"},
     }
     regression = schema.is_regression
     label = (
@@ -257,7 +258,11 @@ def _operations(predict_headers: dict[str, Any]) -> dict[tuple[str, str], dict[s
                     {"anyOf": [_ref("FeedbackOutcome"), _ref("FeedbackBatchResult")]},
                 ),
                 "403": _response("bad_token: no valid feedback token and no admin bearer", _ref("FeedbackOutcome")),
-                "404": _response("unknown_request_id", _ref("FeedbackOutcome")),
+                "404": _response("unknown_request_id: no such prediction was logged", _ref("FeedbackOutcome")),
+                "410": _response(
+                    "expired: the prediction is older than the label window (serve.feedback_window_hours)",
+                    _ref("FeedbackOutcome"),
+                ),
                 "409": _response("conflict: this row already has another label", _ref("FeedbackOutcome")),
                 "503": _response("unavailable: the label could not be made durable; retry", _ref("FeedbackOutcome")),
                 **_errors(

@@ -55,18 +55,18 @@ class ParquetSink:
 
     @staticmethod
     def partitions(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        by_hour: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_hour: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for record in records:
-            by_hour[hour_partition(record["timestamp"])].append(record)
-        return dict(by_hour)
+            by_hour[int(record["timestamp"] // 3600)].append(record)  # the name once per hour, not per record
+        return {hour_partition(hour * 3600.0): rows for hour, rows in sorted(by_hour.items())}
 
     def write(self, log: str, records: list[dict[str, Any]]) -> int:
         for partition, rows in self.partitions(records).items():
             self.write_partition(log, partition, rows)
         return len(records)
 
-    def write_partition(self, log: str, partition: str, rows: list[dict[str, Any]]) -> None:
-        """One new file in ``log/partition``: all of ``rows`` or, on any error, nothing."""
+    def write_partition(self, log: str, partition: str, rows: list[dict[str, Any]]) -> Path:
+        """One new file in ``log/partition``: all of ``rows`` or, on any error, nothing; returns its path."""
         table = pa.Table.from_pylist(rows)
         seconds = table.column("timestamp").cast(pa.float64())
         micros = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64())
@@ -78,6 +78,20 @@ class ParquetSink:
         stamp = datetime.now(tz=timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         target = folder / f"part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
         atomic_write(target, partial(pq.write_table, table))  # readers never see half a file
+        return target
+
+    def name(self, path: Path) -> str:
+        """A log file's name relative to the root (``predictions/dt=.../hour=../part-....parquet``)."""
+        return path.relative_to(self.root).as_posix()
+
+    def read_file(self, path: Path, columns: list[str] | None = None) -> pa.Table | None:
+        """One file's ``columns`` (those it has); None when it is unreadable, and then it is quarantined."""
+        try:
+            present = set(pq.read_schema(path).names)
+            return pq.read_table(path, columns=[c for c in columns if c in present] if columns else None)
+        except (OSError, pa.ArrowException):
+            self._quarantine(path)
+            return None
 
     def files(self, log: str, since: float | None = None) -> list[Path]:
         """The log's files, oldest partition first; with ``since`` only the hours that end after it."""

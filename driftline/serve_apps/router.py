@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import math
 import time
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,20 +33,14 @@ from driftline.rollout.spec import RolloutSpec
 from driftline.rollout.traffic import TrafficMode
 from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import assign_variant, shadow_selected
-from driftline.serve_apps.feedback import parse_feedback
+from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
-from driftline.serve_apps.http_io import (
-    FEEDBACK_STATUS,
-    cause,
-    client_request_id,
-    error,
-    read_json,
-    validation_error,
-)
+from driftline.serve_apps.http_io import cause, client_request_id, error, read_json, validation_error
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.openapi import serving_openapi
 from driftline.serve_apps.payload import PayloadError, parse_records
+from driftline.serve_apps.request_ids import new_request_id
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 from driftline.serve_apps.shadow import ShadowMirror
 from driftline.serve_apps.window import TrafficWindow
@@ -237,7 +230,7 @@ class Router:
 
     @api.post("/predict", summary="Predict a batch: {instances}, {dataframe_records} or {dataframe_split}")
     async def predict(self, request: Request) -> JSONResponse:
-        request_id, client_id = uuid.uuid4().hex, client_request_id(request)
+        request_id, client_id = new_request_id(time.time()), client_request_id(request)
         state = await self._state()
         try:
             schema = await self._get_schema(state)
@@ -294,7 +287,7 @@ class Router:
         trusted = self._auth.check(request.headers.get("authorization"))
         signed = [trusted or self._signer.verify(i["request_id"], i["row"], i.get("token")) for i in items]
         refused = {
-            index: {"request_id": item["request_id"], "row": item["row"], "status": "bad_token"}
+            index: {"request_id": item["request_id"], "row": item["row"], "status": FeedbackStatus.BAD_TOKEN.value}
             for index, (item, ok) in enumerate(zip(items, signed, strict=True))
             if not ok
         }
@@ -314,7 +307,7 @@ class Router:
                     self._window.label(scored["variant"], scored["correct"], abs_error)
         if single:
             outcome = outcomes[0]
-            status = FEEDBACK_STATUS[outcome["status"]]
+            status = FeedbackStatus(outcome["status"]).http_status
             return JSONResponse(outcome, status_code=status)
         counts: dict[str, int] = {}
         for outcome in outcomes:

@@ -89,11 +89,11 @@ def test_a_partition_that_fails_is_retried_alone(tmp_path: Path, monkeypatch: py
     real = ParquetSink.write_partition
     calls = {"n": 0}
 
-    def second_fails(self: ParquetSink, log: str, partition: str, rows: list[dict[str, Any]]) -> None:
+    def second_fails(self: ParquetSink, log: str, partition: str, rows: list[dict[str, Any]]) -> Path:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(28, "No space left on device")
-        real(self, log, partition, rows)
+        return real(self, log, partition, rows)
 
     monkeypatch.setattr(ParquetSink, "write_partition", second_fails)
     with pytest.raises(OSError):
@@ -110,10 +110,10 @@ def test_the_periodic_flush_survives_a_failing_write(tmp_path: Path, monkeypatch
     real = ParquetSink.write_partition
     failing = {"on": True}
 
-    def maybe_fail(self: ParquetSink, log: str, partition: str, rows: list[dict[str, Any]]) -> None:
+    def maybe_fail(self: ParquetSink, log: str, partition: str, rows: list[dict[str, Any]]) -> Path:
         if failing["on"]:
             raise OSError(5, "Input/output error")
-        real(self, log, partition, rows)
+        return real(self, log, partition, rows)
 
     monkeypatch.setattr(ParquetSink, "write_partition", maybe_fail)
     writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=0.2)
@@ -169,16 +169,23 @@ def test_a_full_disk_refuses_labels_loses_nothing_and_recovers(small_disk: Path)
 
 
 def test_an_unreadable_file_is_quarantined_and_the_rest_still_loads(tmp_path: Path) -> None:
+    """A torn log file and an overwritten label index: the index is moved aside and rebuilt from the logs, the torn
+    file is quarantined, and every label still joins exactly once."""
     writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600)
-    writer.append([_record("a"), _record("b", timestamp=T0 + 3600)])
+    writer.append([_record("a"), _record("b", timestamp=T0 + 3600), _record("c", timestamp=T0 + 7200)])
     writer.feedback([{"request_id": "a", "row": 0, "label": 1}], T0)
-    writer.flush()
-    first = ParquetSink(tmp_path).files(PREDICTIONS)[0]
-    first.write_bytes(b"PAR1 torn")
+    writer.close()
+    torn = ParquetSink(tmp_path).files(PREDICTIONS)[-1]  # c's hour
+    torn.write_bytes(b"PAR1 torn")
+    index = tmp_path / "label_index" / "labels.sqlite"
+    index.write_bytes(b"\x00 not a database" * 300)
     restarted = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600)
-    assert restarted.health()["quarantined_files"] == 1
-    assert (tmp_path / "quarantine" / first.relative_to(tmp_path)).is_file()
+    health = restarted.health()
+    assert health["quarantined_files"] == 1 and health["label_index_rebuilt_from"]
+    assert (tmp_path / "quarantine" / torn.relative_to(tmp_path)).is_file()
+    assert restarted.feedback([{"request_id": "a", "row": 0, "label": 1}], T0)[0]["status"] == "duplicate"
     assert restarted.feedback([{"request_id": "b", "row": 0, "label": 0}], T0)[0]["status"] == "accepted"
+    assert restarted.feedback([{"request_id": "c", "row": 0, "label": 0}], T0)[0]["status"] == "unknown_request_id"
 
 
 def test_a_restart_reads_only_the_index_window(tmp_path: Path) -> None:

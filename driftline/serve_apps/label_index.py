@@ -1,0 +1,272 @@
+"""The label index: every prediction inside the label window, what it answered and whether it is labelled, on disk.
+
+A label is checked, deduplicated and scored against this index, so any prediction of the window can be labelled
+however many rows came after it, and the writer's memory does not grow with the request rate or the window's
+length: the index is an embedded SQLite file (WAL; a commit survives a SIGKILL of the process) whose page cache is
+bounded (``cache_mb``). Keys are ``(request_id, row)``; the router's time-ordered ids (``request_ids.py``) land at
+the end of the B-tree, so inserts stay fast at tens of millions of rows. Rows older than the window are pruned in
+small chunks.
+
+The index is derived state: the Parquet logs and the label journal are the truth. It records which log files it
+holds, so a restart indexes only the files written after its last commit (or, with no index, the window's files),
+and a corrupt index file is moved aside and rebuilt from the logs, never fatal.
+
+>>> import tempfile
+>>> index = LabelIndex(tempfile.mkdtemp())
+>>> index.add_predictions([IndexedPrediction("r1", 0, "served", 100.0, "m", "champion", "3", "yes")], "f1", 0.0)
+>>> [(a.variant, a.prediction) for a in index.answers(("r1", 0))]
+[('champion', 'yes')]
+>>> index.add_labels([("r1", 0, 100.0, "no")])
+>>> index.label(("r1", 0))
+StoredLabel(value='no', logged=False)
+>>> index.prune(before=200.0)
+2
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Answer", "IndexedPrediction", "Key", "LabelIndex", "StoredLabel"]
+
+Key = tuple[str, int]  # (request_id, row)
+ROLES = ("served", "shadow")
+INDEX_FILE = "labels.sqlite"
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    rid NOT NULL, row INTEGER NOT NULL, role INTEGER NOT NULL, born INTEGER NOT NULL, who INTEGER NOT NULL,
+    prediction TEXT NOT NULL, PRIMARY KEY (rid, row, role)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS answers_born ON answers (born);
+CREATE TABLE IF NOT EXISTS who (
+    id INTEGER PRIMARY KEY, model TEXT NOT NULL, variant TEXT NOT NULL, version TEXT NOT NULL,
+    UNIQUE (model, variant, version));
+CREATE TABLE IF NOT EXISTS labels (
+    rid NOT NULL, row INTEGER NOT NULL, born INTEGER NOT NULL, label TEXT NOT NULL, logged INTEGER NOT NULL,
+    PRIMARY KEY (rid, row)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_born ON labels (born);
+CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, hour INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_hour ON files (hour);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedPrediction:
+    """What the index keeps of one prediction-log row (``born``: its timestamp, Unix seconds)."""
+
+    request_id: str
+    row: int
+    role: str
+    born: float
+    model: str
+    variant: str
+    version: str
+    prediction: Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer given for a key: served, or mirrored in shadow."""
+
+    role: str
+    variant: str
+    version: str
+    prediction: Any
+    born: float
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    """A key's label and whether it is known to be in the Parquet feedback log."""
+
+    value: Any
+    logged: bool
+
+
+def _rid(request_id: str) -> str | bytes:
+    """The stored form of a request id: 16 bytes for the router's 32 hex digits, else the string itself."""
+    return bytes.fromhex(request_id) if _HEX32.fullmatch(request_id) else request_id
+
+
+def _millis(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class LabelIndex:
+    """The index file ``<folder>/labels.sqlite``; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, folder: str | Path, cache_mb: int = 16) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / INDEX_FILE
+        self.moved_aside: Path | None = None  # where an unreadable index went, if one did
+        self._lock = threading.RLock()
+        self._who: dict[tuple[str, str, str], int] = {}
+        self._whom: dict[int, tuple[str, str, str]] = {}
+        try:
+            self._db = self._open(cache_mb)
+        except sqlite3.DatabaseError:  # not a database (overwritten, truncated): rebuilt from the logs
+            self._move_aside()
+            self._db = self._open(cache_mb)
+
+    def _open(self, cache_mb: int) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # survives a process kill; the journal covers a power cut
+            db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            db.executescript(_SCHEMA)
+            db.execute("PRAGMA quick_check(1)").fetchone()
+            for wid, model, variant, version in db.execute("SELECT id, model, variant, version FROM who"):
+                self._who[(model, variant, version)] = wid
+                self._whom[wid] = (model, variant, version)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{aside}{suffix}"))
+        self.moved_aside = aside
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _who_id(self, db: sqlite3.Connection, model: str, variant: str, version: str) -> int:
+        key = (model, variant, version)
+        if key not in self._who:
+            db.execute("INSERT OR IGNORE INTO who (model, variant, version) VALUES (?, ?, ?)", key)
+            (wid,) = db.execute("SELECT id FROM who WHERE model = ? AND variant = ? AND version = ?", key).fetchone()
+            self._who[key], self._whom[wid] = wid, key
+        return self._who[key]
+
+    # ------------------------------------------------------------------------------------------ predictions
+    def add_predictions(self, rows: Iterable[IndexedPrediction], file: str | None, hour_start: float) -> None:
+        """Index ``rows`` and, in the same transaction, record that log ``file`` (of the hour starting at
+        ``hour_start``) is indexed; rows already indexed are kept as they are."""
+        rids: dict[str, str | bytes] = {}  # rows of one request share its id; answers repeat a few values
+        encoded: dict[tuple[type, Any], str] = {}
+        with self._transaction() as db:
+            values = []
+            for p in rows:
+                rid = rids.get(p.request_id)
+                if rid is None:
+                    rid = rids[p.request_id] = _rid(p.request_id)
+                value = (type(p.prediction), p.prediction)
+                prediction = encoded.get(value)
+                if prediction is None:
+                    prediction = encoded[value] = json.dumps(p.prediction)
+                who = self._who_id(db, p.model, p.variant, p.version)
+                values.append((rid, p.row, ROLES.index(p.role), _millis(p.born), who, prediction))
+            db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", values)
+            if file is not None:
+                db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
+
+    def indexed(self, request_ids: Iterable[str]) -> set[tuple[str, int, str]]:
+        """The ``(request_id, row, role)`` already indexed among these requests."""
+        ids = {_rid(r): r for r in request_ids}
+        found: set[tuple[str, int, str]] = set()
+        with self._lock:
+            stored = list(ids)
+            for start in range(0, len(stored), 500):
+                chunk = stored[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT rid, row, role FROM answers WHERE rid IN ({marks})"  # placeholders only
+                found.update((ids[rid], row, ROLES[role]) for rid, row, role in self._db.execute(sql, chunk))
+        return found
+
+    def answers(self, key: Key) -> list[Answer]:
+        """Every answer indexed for ``key`` (empty when the index does not hold it)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT role, who, prediction, born FROM answers WHERE rid = ? AND row = ?", (_rid(key[0]), key[1])
+            ).fetchall()
+        result = []
+        for role, wid, prediction, born in rows:
+            _, variant, version = self._whom[wid]
+            result.append(Answer(ROLES[role], variant, version, json.loads(prediction), born / 1000.0))
+        return result
+
+    # ------------------------------------------------------------------------------------------ labels
+    def label(self, key: Key) -> StoredLabel | None:
+        """The label of ``key``, or None when it has none."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT label, logged FROM labels WHERE rid = ? AND row = ?", (_rid(key[0]), key[1])
+            ).fetchone()
+        return None if row is None else StoredLabel(json.loads(row[0]), bool(row[1]))
+
+    def add_labels(
+        self,
+        labels: Iterable[tuple[str, int, float, Any]],
+        logged: bool = False,
+        file: str | None = None,
+        hour_start: float = 0.0,
+    ) -> None:
+        """Record ``(request_id, row, born, label)`` labels; a key already labelled keeps its first label. With
+        ``logged`` they are marked as in the Parquet feedback log, and ``file`` (that log file) as indexed."""
+        values = [(_rid(r), row, _millis(born), json.dumps(label), int(logged)) for r, row, born, label in labels]
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?, ?, ?, ?)", values)
+            if logged:
+                db.executemany("UPDATE labels SET logged = 1 WHERE rid = ? AND row = ?", [v[:2] for v in values])
+            if file is not None:
+                db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
+
+    def mark_logged(self, keys: Iterable[Key], file: str, hour_start: float) -> None:
+        """The labels of ``keys`` are in feedback log ``file``: recorded with the file, in one transaction."""
+        with self._transaction() as db:
+            db.executemany("UPDATE labels SET logged = 1 WHERE rid = ? AND row = ?", [(_rid(r), n) for r, n in keys])
+            db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
+
+    # ------------------------------------------------------------------------------------------ files, upkeep
+    def files(self, since: float) -> set[str]:
+        """The log files (as recorded) of the hours starting at or after ``since`` that are indexed."""
+        with self._lock:
+            return {name for (name,) in self._db.execute("SELECT name FROM files WHERE hour >= ?", (_millis(since),))}
+
+    def prune(self, before: float, chunk: int = 50_000) -> int:
+        """Delete what was born before ``before``, ``chunk`` rows per transaction (never a long stall); returns
+        how many rows went."""
+        cutoff, removed = _millis(before), 0
+        for table, key in (("answers", "rid, row, role"), ("labels", "rid, row")):
+            sql = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE born < ? LIMIT ?)"
+            while True:
+                with self._transaction() as db:
+                    gone = db.execute(sql, (cutoff, chunk)).rowcount
+                removed += gone
+                if gone < chunk:
+                    break
+        with self._transaction() as db:
+            db.execute("DELETE FROM files WHERE hour < ?", (cutoff - 3_600_000,))
+        return removed
+
+    def rows(self) -> int:
+        """How many answers the index holds (for health and benchmarks)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
