@@ -149,7 +149,7 @@ def _patched_app(cfg: Any, pythonpath: str) -> Any:
     from ray import serve
 
     from driftline.serve_apps.controller import Controller
-    from driftline.serve_apps.log_writer import LogWriter
+    from driftline.serve_apps.log_writer_replica import MAX_ONGOING_CALLS, LogWriterReplica
     from driftline.serve_apps.model_deployment import ModelReplica
     from driftline.serve_apps.router import Router
 
@@ -170,7 +170,7 @@ def _patched_app(cfg: Any, pythonpath: str) -> Any:
         ).bind(config, n, cfg.serve.poll_seconds)
         for n in ("a", "b")
     ]
-    writer = deployment(LogWriter, "log_writer", 0, num_replicas=1).bind(
+    writer = deployment(LogWriterReplica, "log_writer", 0, num_replicas=1, max_ongoing_requests=MAX_ONGOING_CALLS).bind(
         str(cfg.workdir_path / "logs"), cfg.serve.log_flush_rows, cfg.serve.log_flush_seconds
     )
     controller = deployment(Controller, "controller", 0, num_replicas=1).bind(config)

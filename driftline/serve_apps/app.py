@@ -17,7 +17,7 @@ from driftline.core.config import DriftlineConfig
 from driftline.core.config_loader import load_config
 from driftline.core.paths import logs_dir
 from driftline.serve_apps.controller import Controller
-from driftline.serve_apps.log_writer import LogWriter
+from driftline.serve_apps.log_writer_replica import MAX_ONGOING_CALLS, LogWriterReplica
 from driftline.serve_apps.model_deployment import ModelReplica
 from driftline.serve_apps.router import Router
 
@@ -41,7 +41,13 @@ def build_app(cfg: DriftlineConfig) -> Any:
             ray_actor_options={"num_cpus": model.num_cpus},
         ).bind(config, name, cfg.serve.poll_seconds)
 
-    writer = serve.deployment(LogWriter, name="log_writer", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
+    writer = serve.deployment(
+        LogWriterReplica,
+        name="log_writer",
+        num_replicas=1,
+        max_ongoing_requests=MAX_ONGOING_CALLS,
+        ray_actor_options={"num_cpus": 0},
+    ).bind(
         str(logs_dir(cfg.workdir_path)),
         cfg.serve.log_flush_rows,
         cfg.serve.log_flush_seconds,

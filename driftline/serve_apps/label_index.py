@@ -3,9 +3,10 @@
 A label is checked, deduplicated and scored against this index, so any prediction of the window can be labelled
 however many rows came after it, and the writer's memory does not grow with the request rate or the window's
 length: the index is an embedded SQLite file (WAL; a commit survives a SIGKILL of the process) whose page cache is
-bounded (``cache_mb``). Keys are ``(request_id, row)``; the router's time-ordered ids (``request_ids.py``) land at
-the end of the B-tree, so inserts stay fast at tens of millions of rows. Rows older than the window are pruned in
-small chunks.
+bounded (``cache_mb``). Answers are kept a request at a time (one index row holds the predictions of a run of
+consecutive rows of one request and role, so a 10,000-row batch request costs one insert); labels a row at a time,
+keyed ``(request_id, row)``. The router's time-ordered ids (``request_ids.py``) land at the end of the B-trees, so
+inserts stay fast at tens of millions of rows. What is older than the window is pruned in small chunks.
 
 The index is derived state: the Parquet logs and the label journal are the truth. It records which log files it
 holds, so a restart indexes only the files written after its last commit (or, with no index, the window's files),
@@ -13,9 +14,9 @@ and a corrupt index file is moved aside and rebuilt from the logs, never fatal.
 
 >>> import tempfile
 >>> index = LabelIndex(tempfile.mkdtemp())
->>> index.add_predictions([IndexedPrediction("r1", 0, "served", 100.0, "m", "champion", "3", "yes")], "f1", 0.0)
->>> [(a.variant, a.prediction) for a in index.answers(("r1", 0))]
-[('champion', 'yes')]
+>>> index.add_answers([IndexedAnswers("r1", "served", 0, 100.0, "m", "champion", "3", ["yes", "no"])], "f1", 0.0)
+>>> [(a.variant, a.prediction) for a in index.answers(("r1", 1))]
+[('champion', 'no')]
 >>> index.add_labels([("r1", 0, 100.0, "no")])
 >>> index.label(("r1", 0))
 StoredLabel(value='no', logged=False)
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Answer", "IndexedPrediction", "Key", "LabelIndex", "StoredLabel"]
+__all__ = ["Answer", "IndexedAnswers", "Key", "LabelIndex", "StoredLabel"]
 
 Key = tuple[str, int]  # (request_id, row)
 ROLES = ("served", "shadow")
@@ -44,8 +45,8 @@ INDEX_FILE = "labels.sqlite"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
-    rid NOT NULL, row INTEGER NOT NULL, role INTEGER NOT NULL, born INTEGER NOT NULL, who INTEGER NOT NULL,
-    prediction TEXT NOT NULL, PRIMARY KEY (rid, row, role)) WITHOUT ROWID;
+    rid NOT NULL, role INTEGER NOT NULL, first_row INTEGER NOT NULL, rows INTEGER NOT NULL, born INTEGER NOT NULL,
+    who INTEGER NOT NULL, predictions TEXT NOT NULL, PRIMARY KEY (rid, role, first_row)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS answers_born ON answers (born);
 CREATE TABLE IF NOT EXISTS who (
     id INTEGER PRIMARY KEY, model TEXT NOT NULL, variant TEXT NOT NULL, version TEXT NOT NULL,
@@ -60,17 +61,18 @@ CREATE INDEX IF NOT EXISTS files_hour ON files (hour);
 
 
 @dataclass(frozen=True, slots=True)
-class IndexedPrediction:
-    """What the index keeps of one prediction-log row (``born``: its timestamp, Unix seconds)."""
+class IndexedAnswers:
+    """The answers one request got in one role for its rows ``first_row, first_row + 1, ...`` (``born``: when,
+    Unix seconds)."""
 
     request_id: str
-    row: int
     role: str
+    first_row: int
     born: float
     model: str
     variant: str
     version: str
-    prediction: Any
+    predictions: list[Any]
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class LabelIndex:
         self._lock = threading.RLock()
         self._who: dict[tuple[str, str, str], int] = {}
         self._whom: dict[int, tuple[str, str, str]] = {}
+        self._recent: dict[tuple[str, int, int], list[Any]] = {}
         try:
             self._db = self._open(cache_mb)
         except sqlite3.DatabaseError:  # not a database (overwritten, truncated): rebuilt from the logs
@@ -162,51 +165,63 @@ class LabelIndex:
         return self._who[key]
 
     # ------------------------------------------------------------------------------------------ predictions
-    def add_predictions(self, rows: Iterable[IndexedPrediction], file: str | None, hour_start: float) -> None:
-        """Index ``rows`` and, in the same transaction, record that log ``file`` (of the hour starting at
-        ``hour_start``) is indexed; rows already indexed are kept as they are."""
-        rids: dict[str, str | bytes] = {}  # rows of one request share its id; answers repeat a few values
-        encoded: dict[tuple[type, Any], str] = {}
+    def add_answers(self, runs: Iterable[IndexedAnswers], file: str | None, hour_start: float) -> None:
+        """Index ``runs`` and, in the same transaction, record that log ``file`` (of the hour starting at
+        ``hour_start``) is indexed; runs already indexed are kept as they are."""
         with self._transaction() as db:
-            values = []
-            for p in rows:
-                rid = rids.get(p.request_id)
-                if rid is None:
-                    rid = rids[p.request_id] = _rid(p.request_id)
-                value = (type(p.prediction), p.prediction)
-                prediction = encoded.get(value)
-                if prediction is None:
-                    prediction = encoded[value] = json.dumps(p.prediction)
-                who = self._who_id(db, p.model, p.variant, p.version)
-                values.append((rid, p.row, ROLES.index(p.role), _millis(p.born), who, prediction))
-            db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?)", values)
+            values = [
+                (
+                    _rid(run.request_id),
+                    ROLES.index(run.role),
+                    run.first_row,
+                    len(run.predictions),
+                    _millis(run.born),
+                    self._who_id(db, run.model, run.variant, run.version),
+                    json.dumps(run.predictions, separators=(",", ":")),
+                )
+                for run in runs
+            ]
+            db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", values)
             if file is not None:
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
 
-    def indexed(self, request_ids: Iterable[str]) -> set[tuple[str, int, str]]:
-        """The ``(request_id, row, role)`` already indexed among these requests."""
+    def indexed(self, request_ids: Iterable[str]) -> set[tuple[str, str, int]]:
+        """The ``(request_id, role, first_row)`` runs already indexed among these requests."""
         ids = {_rid(r): r for r in request_ids}
-        found: set[tuple[str, int, str]] = set()
+        found: set[tuple[str, str, int]] = set()
         with self._lock:
             stored = list(ids)
             for start in range(0, len(stored), 500):
                 chunk = stored[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT rid, row, role FROM answers WHERE rid IN ({marks})"  # placeholders only
-                found.update((ids[rid], row, ROLES[role]) for rid, row, role in self._db.execute(sql, chunk))
+                sql = f"SELECT rid, role, first_row FROM answers WHERE rid IN ({marks})"  # placeholders only
+                found.update((ids[rid], ROLES[role], first) for rid, role, first in self._db.execute(sql, chunk))
         return found
 
     def answers(self, key: Key) -> list[Answer]:
         """Every answer indexed for ``key`` (empty when the index does not hold it)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT role, who, prediction, born FROM answers WHERE rid = ? AND row = ?", (_rid(key[0]), key[1])
+            runs = self._db.execute(
+                "SELECT role, first_row, who, predictions, born FROM answers "
+                "WHERE rid = ? AND first_row <= ? AND first_row + rows > ?",
+                (_rid(key[0]), key[1], key[1]),
             ).fetchall()
         result = []
-        for role, wid, prediction, born in rows:
+        for role, first_row, wid, predictions, born in runs:
             _, variant, version = self._whom[wid]
-            result.append(Answer(ROLES[role], variant, version, json.loads(prediction), born / 1000.0))
+            prediction = self._parsed((key[0], role, first_row), predictions)[key[1] - first_row]
+            result.append(Answer(ROLES[role], variant, version, prediction, born / 1e3))
         return result
+
+    def _parsed(self, run: tuple[str, int, int], predictions: str) -> list[Any]:
+        """A run's predictions, parsed; the last few runs are kept, as a batch's labels often come together."""
+        parsed = self._recent.get(run)
+        if parsed is None:
+            parsed = json.loads(predictions)
+            if len(self._recent) >= 8:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[run] = parsed
+        return parsed
 
     # ------------------------------------------------------------------------------------------ labels
     def label(self, key: Key) -> StoredLabel | None:
@@ -250,7 +265,7 @@ class LabelIndex:
         """Delete what was born before ``before``, ``chunk`` rows per transaction (never a long stall); returns
         how many rows went."""
         cutoff, removed = _millis(before), 0
-        for table, key in (("answers", "rid, row, role"), ("labels", "rid, row")):
+        for table, key in (("answers", "rid, role, first_row"), ("labels", "rid, row")):
             sql = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE born < ? LIMIT ?)"
             while True:
                 with self._transaction() as db:
@@ -263,7 +278,7 @@ class LabelIndex:
         return removed
 
     def rows(self) -> int:
-        """How many answers the index holds (for health and benchmarks)."""
+        """How many runs of answers the index holds (for benchmarks: it counts the table)."""
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 

@@ -28,7 +28,7 @@ from driftline.core.partitions import HOUR_SECONDS, partition_start
 from driftline.datasets.schema import as_scalar
 from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.feedback_journal import FeedbackJournal
-from driftline.serve_apps.label_index import Answer, IndexedPrediction, Key, LabelIndex
+from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.serve_apps.request_ids import issued_at
 
@@ -42,11 +42,11 @@ _PRUNE_SECONDS = 600.0  # how often rows older than the window leave the index
 
 @dataclass
 class _Written:
-    """A log file on disk whose rows the index does not hold yet (its commit failed, or has not run)."""
+    """A log file on disk whose answers the index does not hold yet (its commit failed, or has not run)."""
 
     name: str
     hour_start: float
-    rows: list[IndexedPrediction] = field(default_factory=list)
+    runs: list[IndexedAnswers] = field(default_factory=list)
 
 
 class LogWriter:
@@ -69,8 +69,9 @@ class LogWriter:
         self._flush_rows, self._flush_seconds = flush_rows, flush_seconds
         self._window = window_hours * HOUR_SECONDS
         self._buffers: dict[str, list[dict[str, Any]]] = {PREDICTIONS: [], FEEDBACK: []}
-        # Predictions not yet in the index (buffered, or written but not committed there): the index's in-memory part.
-        self._pending: dict[Key, dict[str, Answer]] = {}
+        # Answers not yet in the index (buffered, or written but not committed there), by request id: the index's
+        # in-memory part, a few flushes' worth.
+        self._pending: dict[str, list[IndexedAnswers]] = {}
         self._unindexed: list[_Written] = []
         self._unindexed_labels: dict[Key, tuple[float, Any]] = {}  # accepted, journalled, index commit failed
         self._lock = threading.RLock()
@@ -103,7 +104,7 @@ class LogWriter:
                         batches = table.to_batches(max_chunksize=_CATCH_UP_ROWS) or [table]
                         for number, batch in enumerate(batches, start=1):
                             last = number == len(batches)
-                            self._index.add_predictions(_indexed_rows(batch), name if last else None, hour_start)
+                            self._index.add_answers(_runs_of_table(batch), name if last else None, hour_start)
                 else:
                     table = self._sink.read_file(path, ["request_id", "row", "timestamp", "label"])
                     if table is not None:
@@ -141,18 +142,20 @@ class LogWriter:
 
     def append(self, records: list[dict[str, Any]]) -> int:
         """Buffer prediction records; returns how many were new. Idempotent: a router sends a batch again when it
-        saw no answer (this replica died mid-call), so a row already buffered or on disk is skipped."""
+        saw no answer (this replica died mid-call), so a run of rows already buffered or on disk is skipped."""
         added = 0
         with self._lock:
-            on_disk = self._index.indexed({rec["request_id"] for rec in records})
-            for rec in records:
-                key, role = (rec["request_id"], int(rec["row"])), rec["role"]
-                held = self._pending.setdefault(key, {})
-                if role in held or (*key, role) in on_disk:
+            runs = _runs(records)
+            on_disk = self._index.indexed({run.request_id for run, _, _ in runs})
+            for run, start, end in runs:
+                held = self._pending.setdefault(run.request_id, [])
+                if (run.request_id, run.role, run.first_row) in on_disk or any(
+                    h.role == run.role and h.first_row == run.first_row for h in held
+                ):
                     continue
-                held[role] = Answer(role, rec["variant"], rec["model_version"], rec["prediction"], rec["timestamp"])
-                self._buffers[PREDICTIONS].append(rec)
-                added += 1
+                held.append(run)
+                self._buffers[PREDICTIONS].extend(records[start:end])
+                added += end - start
             full = len(self._buffers[PREDICTIONS]) >= self._flush_rows
         if full:
             self._try_flush()
@@ -165,7 +168,7 @@ class LogWriter:
             if not accepted:
                 return outcomes
             try:
-                if self._buffers[PREDICTIONS] and any((r["request_id"], r["row"]) in self._pending for r in accepted):
+                if self._buffers[PREDICTIONS] and any(r["request_id"] in self._pending for r in accepted):
                     self._write(PREDICTIONS)  # a durable label needs its prediction on disk (the index may follow)
                 self._journal.append(accepted)
             except Exception as exc:  # e.g. a full disk: refuse the labels, keep nothing half-acknowledged
@@ -186,8 +189,13 @@ class LogWriter:
             return outcomes
 
     def _answers(self, key: Key) -> list[Answer]:
-        held = self._pending.get(key, {})
-        return list(held.values()) + [a for a in self._index.answers(key) if a.role not in held]
+        held = [
+            Answer(run.role, run.variant, run.version, run.predictions[key[1] - run.first_row], run.born)
+            for run in self._pending.get(key[0], ())
+            if run.first_row <= key[1] < run.first_row + len(run.predictions)
+        ]
+        roles = {answer.role for answer in held}
+        return held + [answer for answer in self._index.answers(key) if answer.role not in roles]
 
     def _stored_label(self, key: Key) -> tuple[bool, Any]:
         if key in self._unindexed_labels:
@@ -273,28 +281,32 @@ class LogWriter:
         fails, a restart reads the file again: nothing is lost)."""
         for name, part in written:
             if log == PREDICTIONS:
-                rows = [_indexed(rec) for rec in part]
-                self._unindexed.append(_Written(name, partition_start(name) or 0.0, rows))
+                runs = [run for run, _, _ in _runs(part)]
+                self._unindexed.append(_Written(name, partition_start(name) or 0.0, runs))
             else:
+                keys = [(r["request_id"], int(r["row"])) for r in part]
                 with contextlib.suppress(Exception):
-                    self._index.mark_logged(
-                        [(r["request_id"], int(r["row"])) for r in part], name, partition_start(name) or 0.0
-                    )
+                    self._index.mark_logged(keys, name, partition_start(name) or 0.0)
 
     def _flush_predictions(self) -> int:
         count = len(self._buffers[PREDICTIONS])
         if count:
             self._write(PREDICTIONS)
-        while self._unindexed:  # written files go into the index, then their keys leave memory
+        while self._unindexed:  # written files go into the index, then their answers leave memory
             written = self._unindexed[0]
-            self._index.add_predictions(written.rows, written.name, written.hour_start)
+            self._index.add_answers(written.runs, written.name, written.hour_start)
             self._unindexed.pop(0)
-            for row in written.rows:
-                held = self._pending.get((row.request_id, row.row))
-                if held is not None:
-                    held.pop(row.role, None)
-                    if not held:
-                        del self._pending[(row.request_id, row.row)]
+            for run in written.runs:
+                end = run.first_row + len(run.predictions)
+                held = [
+                    h
+                    for h in self._pending.get(run.request_id, ())
+                    if h.role != run.role or not run.first_row <= h.first_row < end
+                ]
+                if held:
+                    self._pending[run.request_id] = held
+                else:
+                    self._pending.pop(run.request_id, None)
         return count
 
     def _flush_feedback(self) -> int:
@@ -332,38 +344,41 @@ class LogWriter:
         self.close()
 
 
-def _indexed(rec: dict[str, Any]) -> IndexedPrediction:
-    return IndexedPrediction(
-        rec["request_id"],
-        int(rec["row"]),
-        rec["role"],
-        float(rec["timestamp"]),
-        str(rec.get("model_name", "")),
-        rec["variant"],
-        str(rec["model_version"]),
-        rec["prediction"],
-    )
-
-
-def _indexed_rows(table: Any) -> list[IndexedPrediction]:
-    """The index's rows of (a slice of) one prediction-log file: an Arrow table or record batch."""
-    columns = {name: table.column(name).to_pylist() for name in _PREDICTION_COLUMNS if name in table.schema.names}
-    models = columns.get("model_name") or [""] * table.num_rows  # files of older versions may lack it
-    born = [t.timestamp() for t in columns["timestamp"]]
-    return [
-        IndexedPrediction(rid, int(row), role, when, model or "", variant, str(version), prediction)
-        for rid, row, role, when, model, variant, version, prediction in zip(
-            columns["request_id"],
-            columns["row"],
-            columns["role"],
-            born,
-            models,
-            columns["variant"],
-            columns["model_version"],
-            columns["prediction"],
-            strict=True,
+def _runs(records: list[dict[str, Any]]) -> list[tuple[IndexedAnswers, int, int]]:
+    """The runs of ``records`` (consecutive rows of one request and role, as a router logs a request), each with
+    the slice of ``records`` it covers."""
+    runs: list[tuple[IndexedAnswers, int, int]] = []
+    start = 0
+    for end in range(1, len(records) + 1):
+        first, rec = records[start], records[end - 1]
+        if end < len(records):
+            nxt = records[end]
+            same = nxt["request_id"] == first["request_id"] and nxt["role"] == first["role"]
+            if same and int(nxt["row"]) == int(rec["row"]) + 1:
+                continue
+        run = IndexedAnswers(
+            first["request_id"],
+            first["role"],
+            int(first["row"]),
+            float(first["timestamp"]),
+            str(first.get("model_name", "")),
+            first["variant"],
+            str(first["model_version"]),
+            [r["prediction"] for r in records[start:end]],
         )
-    ]
+        runs.append((run, start, end))
+        start = end
+    return runs
+
+
+def _runs_of_table(table: Any) -> list[IndexedAnswers]:
+    """The runs of (a slice of) one prediction-log file: an Arrow table or record batch."""
+    columns = {name: table.column(name).to_pylist() for name in _PREDICTION_COLUMNS if name in table.schema.names}
+    count = table.num_rows
+    columns.setdefault("model_name", [""] * count)  # files of older versions may lack it
+    columns["timestamp"] = [t.timestamp() for t in columns["timestamp"]]
+    records = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    return [run for run, _, _ in _runs(records)]
 
 
 def _label_rows(table: Any) -> list[tuple[str, int, float, Any]]:

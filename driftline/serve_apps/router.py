@@ -36,6 +36,7 @@ from driftline.serve_apps.assignment import assign_variant, shadow_selected
 from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
 from driftline.serve_apps.http_io import cause, client_request_id, error, read_json, validation_error
+from driftline.serve_apps.log_writer_replica import append_calls
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_deployment import ModelNotReady
 from driftline.serve_apps.openapi import serving_openapi
@@ -136,9 +137,10 @@ class Router:
         calls to one replica may run concurrently and a label must not reach the writer before its prediction."""
         if self._records:
             records, self._records = self._records, []
-            task = asyncio.get_running_loop().create_task(self._append(records))
-            self._appends.add(task)
-            task.add_done_callback(self._append_done)
+            for chunk in append_calls(records):  # bounded calls: the writer's memory stays flat
+                task = asyncio.get_running_loop().create_task(self._append(chunk))
+                self._appends.add(task)
+                task.add_done_callback(self._append_done)
         if wait and self._appends:
             await asyncio.gather(*self._appends)  # a failed append raises here: the labels are refused, not lost
         if not self._window.empty():

@@ -45,6 +45,7 @@ from driftline.model.registry import alias_uri
 from driftline.monitors.drift_job import run_drift_job
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
+from tests.integration.replicas import live_replica, wait_replaced
 
 pytestmark = pytest.mark.integration
 
@@ -165,33 +166,6 @@ def _client(url: str, rows: list[dict[str, Any]], worker: int, stop: threading.E
 
 
 # ---------------------------------------------------------------------------------------------- the fault
-def _replica(deployment: str) -> tuple[str, int] | None:
-    """(actor id, pid) of the deployment's live replica (one per deployment here), from the GCS actor table.
-
-    ``ray.util.state.list_actors`` says the same but needs the dashboard, which the session's Ray runs without.
-    """
-    from ray._private.state import actors
-
-    name = f"ServeReplica:{APP}:{deployment}"
-    alive = [a for a in actors(actor_state_name="ALIVE").values() if a["ActorClassName"] == name]
-    return (alive[0]["ActorID"], int(alive[0]["Pid"])) if alive else None
-
-
-def _wait_replaced(deployment: str, killed: str, timeout: float = 60.0) -> None:
-    """Until Serve runs a new replica of ``deployment`` and reports the application healthy again."""
-    from ray import serve
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        replica = _replica(deployment)
-        if replica is not None and replica[0] != killed:
-            app = serve.status().applications[APP]
-            if app.status == "RUNNING" and app.deployments[deployment].status == "HEALTHY":
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"Serve did not replace the killed {deployment} replica within {timeout} s")
-
-
 def _wait_serving(url: str, rows: list[dict[str, Any]], load: LoadRecord, timeout: float = 30.0) -> float:
     """The monotonic time from which a predict and its label both succeed (every handle knows the new replica).
 
@@ -233,7 +207,7 @@ def _kill_under_load(url: str, rows: list[dict[str, Any]], deployment: str) -> t
         while len(load.accepted) < 60 or time.monotonic() < began + LOSS_WINDOW_S + 2:
             assert time.monotonic() < deadline, f"the load never got going: {load.failures[:5]}"
             time.sleep(0.05)
-        actor_id, pid = _replica(deployment) or pytest.fail(f"no live {deployment} replica")
+        actor_id, pid = live_replica(APP, deployment) or pytest.fail(f"no live {deployment} replica")
         os.kill(pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         hang_until = stopped_at + 2.0  # a hung writer: routers keep answering and queue log rows for it
@@ -244,7 +218,7 @@ def _kill_under_load(url: str, rows: list[dict[str, Any]], deployment: str) -> t
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        _wait_replaced(deployment, actor_id)
+        wait_replaced(APP, deployment, actor_id)
         recovered_at = _wait_serving(url, rows, load)
         before, deadline = len(load.ok_calls), time.monotonic() + 30
         while time.monotonic() < recovered_at + 3 or len(load.ok_calls) < before + 30:  # load goes on after it

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from driftline.serve_apps.label_index import IndexedPrediction, LabelIndex
+from driftline.serve_apps.label_index import IndexedAnswers, LabelIndex
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, ParquetSink
 from driftline.serve_apps.request_ids import issued_at, new_request_id
@@ -68,8 +68,8 @@ def test_a_label_past_the_window_is_expired_not_unknown(tmp_path: Path) -> None:
 
 def test_pruning_keeps_the_index_to_the_window(tmp_path: Path) -> None:
     index = LabelIndex(tmp_path)
-    rows = [IndexedPrediction(f"r{i}", 0, "served", 1000.0 + i, "m", "champion", "1", 1) for i in range(1000)]
-    index.add_predictions(rows, "predictions/dt=1970-01-01/hour=00/part-1.parquet", 0.0)
+    runs = [IndexedAnswers(f"r{i}", "served", 0, 1000.0 + i, "m", "champion", "1", [1]) for i in range(1000)]
+    index.add_answers(runs, "predictions/dt=1970-01-01/hour=00/part-1.parquet", 0.0)
     index.add_labels([(f"r{i}", 0, 1000.0 + i, 1) for i in range(1000)])
     assert index.prune(before=1500.0, chunk=64) == 2 * 500
     assert index.rows() == 500 and index.answers(("r499", 0)) == [] and index.label(("r499", 0)) is None
@@ -86,7 +86,7 @@ def test_a_failed_index_commit_loses_no_label(tmp_path: Path, monkeypatch: pytes
     def fails(*_args: Any, **_kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(LabelIndex, "add_predictions", fails)
+    monkeypatch.setattr(LabelIndex, "add_answers", fails)
     with pytest.raises(OSError):
         writer.flush()
     assert writer.health()["status"] == "degraded" and writer.health()["buffered"]["predictions"] == 0
@@ -113,6 +113,23 @@ def test_a_lost_index_is_rebuilt_from_the_window_of_logs(tmp_path: Path) -> None
     assert _status(restarted, rids[0]) == "duplicate"
     scored = restarted.feedback([{"request_id": rids[1], "row": 1, "label": "no"}], now)[0]["scored"]
     assert sorted((s["role"], s["correct"]) for s in scored) == [("served", False), ("shadow", False)]
+
+
+def test_a_batch_request_is_one_run_and_each_row_is_labelled_alone(tmp_path: Path) -> None:
+    """A 1,000-row request is one index row; its rows are labelled one by one, each scored against its own
+    prediction; a resent batch (the router saw no answer) adds nothing, buffered or on disk."""
+    writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600)
+    rid, now = new_request_id(time.time()), time.time()
+    batch = _records(rid, 1_000, now)
+    for row, record in enumerate(batch):
+        record["prediction"] = "yes" if row % 3 else "no"
+    assert writer.append(batch) == 1_000 and writer.append(batch) == 0
+    writer.flush()
+    assert writer.append(batch[:500]) == 0 and writer._index.rows() == 1
+    for row in (0, 1, 999):
+        scored = writer.feedback([{"request_id": rid, "row": row, "label": "yes"}], now)[0]["scored"]
+        assert scored[0]["correct"] is bool(row % 3)
+    assert _status(writer, rid, row=1_000) == "unknown_request_id"
 
 
 def test_request_ids_carry_their_time() -> None:
