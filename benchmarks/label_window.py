@@ -145,7 +145,7 @@ def _child(args: argparse.Namespace) -> None:
     ids = json.loads(Path(args.ids).read_text())
     rss_before = _rss_mb()
     started = time.perf_counter()
-    writer = _writer_class(args.kind)(args.root, window_hours=WINDOW_HOURS)
+    writer = _writer_class(args.child)(args.root, window_hours=WINDOW_HOURS)
     restart_s = time.perf_counter() - started
     rss_open = _rss_mb()
     now = time.time()

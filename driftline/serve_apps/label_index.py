@@ -99,6 +99,17 @@ def _rid(request_id: str) -> str | bytes:
     return bytes.fromhex(request_id) if _HEX32.fullmatch(request_id) else request_id
 
 
+def _encoded(predictions: list[Any], one: dict[tuple[type, Any], str]) -> str:
+    """A run's predictions as compact JSON; a one-row run's through the ``one`` cache."""
+    if len(predictions) != 1:
+        return json.dumps(predictions, separators=(",", ":"))
+    value = (type(predictions[0]), predictions[0])
+    text = one.get(value)
+    if text is None:
+        text = one[value] = json.dumps(predictions, separators=(",", ":"))
+    return text
+
+
 def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -128,7 +139,7 @@ class LabelIndex:
             db.execute("PRAGMA synchronous=NORMAL")  # survives a process kill; the journal covers a power cut
             db.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
             db.executescript(_SCHEMA)
-            db.execute("PRAGMA quick_check(1)").fetchone()
+            db.execute("SELECT COUNT(*) FROM who").fetchone()  # reads the file: not a database fails here
             for wid, model, variant, version in db.execute("SELECT id, model, variant, version FROM who"):
                 self._who[(model, variant, version)] = wid
                 self._whom[wid] = (model, variant, version)
@@ -168,6 +179,7 @@ class LabelIndex:
     def add_answers(self, runs: Iterable[IndexedAnswers], file: str | None, hour_start: float) -> None:
         """Index ``runs`` and, in the same transaction, record that log ``file`` (of the hour starting at
         ``hour_start``) is indexed; runs already indexed are kept as they are."""
+        one: dict[tuple[type, Any], str] = {}  # single-row runs repeat a few values: each encoded once
         with self._transaction() as db:
             values = [
                 (
@@ -177,7 +189,7 @@ class LabelIndex:
                     len(run.predictions),
                     _millis(run.born),
                     self._who_id(db, run.model, run.variant, run.version),
-                    json.dumps(run.predictions, separators=(",", ":")),
+                    _encoded(run.predictions, one),
                 )
                 for run in runs
             ]
@@ -212,6 +224,50 @@ class LabelIndex:
             prediction = self._parsed((key[0], role, first_row), predictions)[key[1] - first_row]
             result.append(Answer(ROLES[role], variant, version, prediction, born / 1e3))
         return result
+
+    def answers_many(self, keys: Iterable[Key]) -> dict[Key, list[Answer]]:
+        """:meth:`answers` of many keys in a few queries (a batch of labels)."""
+        wanted: dict[str, set[int]] = {}
+        for rid, row in keys:
+            wanted.setdefault(rid, set()).add(row)
+        found: dict[Key, list[Answer]] = {}
+        ids = {_rid(r): r for r in wanted}
+        stored = list(ids)
+        with self._lock:
+            for start in range(0, len(stored), 500):
+                chunk = stored[start : start + 500]
+                sql = (
+                    "SELECT rid, role, first_row, rows, who, predictions, born FROM answers "  # placeholders only
+                    f"WHERE rid IN ({','.join('?' * len(chunk))})"
+                )
+                for rid, role, first_row, count, wid, predictions, born in self._db.execute(sql, chunk):
+                    request_id = ids[rid]
+                    rows = [r for r in wanted[request_id] if first_row <= r < first_row + count]
+                    if not rows:
+                        continue
+                    parsed = self._parsed((request_id, role, first_row), predictions)
+                    _, variant, version = self._whom[wid]
+                    for row in rows:
+                        answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3)
+                        found.setdefault((request_id, row), []).append(answer)
+        return found
+
+    def labels_many(self, keys: Iterable[Key]) -> dict[Key, StoredLabel]:
+        """:meth:`label` of many keys in a few queries; keys without a label are absent."""
+        wanted: dict[str, set[int]] = {}
+        for rid, row in keys:
+            wanted.setdefault(rid, set()).add(row)
+        ids = {_rid(r): r for r in wanted}
+        stored = list(ids)
+        found: dict[Key, StoredLabel] = {}
+        with self._lock:
+            for start in range(0, len(stored), 500):
+                chunk = stored[start : start + 500]
+                sql = f"SELECT rid, row, label, logged FROM labels WHERE rid IN ({','.join('?' * len(chunk))})"
+                for rid, row, label, logged in self._db.execute(sql, chunk):
+                    if row in wanted[ids[rid]]:
+                        found[(ids[rid], row)] = StoredLabel(json.loads(label), bool(logged))
+        return found
 
     def _parsed(self, run: tuple[str, int, int], predictions: str) -> list[Any]:
         """A run's predictions, parsed; the last few runs are kept, as a batch's labels often come together."""

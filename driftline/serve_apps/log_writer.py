@@ -20,15 +20,19 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.core.partitions import HOUR_SECONDS, partition_start
 from driftline.datasets.schema import as_scalar
 from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.feedback_journal import FeedbackJournal
-from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex
+from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex, StoredLabel
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.serve_apps.request_ids import issued_at
 
@@ -188,31 +192,33 @@ class LogWriter:
                 self._unindexed_labels.update({(r, n): (t, label) for r, n, t, label in labels})
             return outcomes
 
-    def _answers(self, key: Key) -> list[Answer]:
+    def _answers(self, key: Key, indexed: dict[Key, list[Answer]]) -> list[Answer]:
+        """The answers of ``key``: those still in memory, then those the index holds (``indexed``, prefetched)."""
         held = [
             Answer(run.role, run.variant, run.version, run.predictions[key[1] - run.first_row], run.born)
             for run in self._pending.get(key[0], ())
             if run.first_row <= key[1] < run.first_row + len(run.predictions)
         ]
         roles = {answer.role for answer in held}
-        return held + [answer for answer in self._index.answers(key) if answer.role not in roles]
+        return held + [answer for answer in indexed.get(key, ()) if answer.role not in roles]
 
-    def _stored_label(self, key: Key) -> tuple[bool, Any]:
+    def _stored_label(self, key: Key, stored: dict[Key, StoredLabel]) -> tuple[bool, Any]:
         if key in self._unindexed_labels:
             return True, self._unindexed_labels[key][1]
-        stored = self._index.label(key)
-        return (False, None) if stored is None else (True, stored.value)
+        label = stored.get(key)
+        return (False, None) if label is None else (True, label.value)
 
     def _judge(self, items: list[dict[str, Any]], now: float) -> tuple[list[FeedbackOutcome], list[dict[str, Any]]]:
         outcomes: list[FeedbackOutcome] = []
         accepted: list[dict[str, Any]] = []
         cutoff = now - self._window
         in_batch: dict[Key, Any] = {}
-        for item in items:
-            key = (item["request_id"], int(item.get("row", 0)))
+        keys = [(item["request_id"], int(item.get("row", 0))) for item in items]
+        indexed, stored = self._index.answers_many(keys), self._index.labels_many(keys)  # a few queries a batch
+        for item, key in zip(items, keys, strict=True):
             outcome: FeedbackOutcome = {"request_id": key[0], "row": key[1]}
             outcomes.append(outcome)
-            answers = self._answers(key)
+            answers = self._answers(key, indexed)
             born = min((a.born for a in answers), default=issued_at(key[0]))
             if born is not None and born < cutoff:
                 outcome["status"] = FeedbackStatus.EXPIRED.value
@@ -224,7 +230,7 @@ class LogWriter:
             if not answers:
                 outcome["status"] = FeedbackStatus.UNKNOWN_REQUEST_ID.value
                 continue
-            labelled, label = (True, in_batch[key]) if key in in_batch else self._stored_label(key)
+            labelled, label = (True, in_batch[key]) if key in in_batch else self._stored_label(key, stored)
             if labelled:
                 same = label == item["label"]
                 outcome["status"] = (FeedbackStatus.DUPLICATE if same else FeedbackStatus.CONFLICT).value
@@ -347,38 +353,43 @@ class LogWriter:
 def _runs(records: list[dict[str, Any]]) -> list[tuple[IndexedAnswers, int, int]]:
     """The runs of ``records`` (consecutive rows of one request and role, as a router logs a request), each with
     the slice of ``records`` it covers."""
-    runs: list[tuple[IndexedAnswers, int, int]] = []
-    start = 0
-    for end in range(1, len(records) + 1):
-        first, rec = records[start], records[end - 1]
-        if end < len(records):
-            nxt = records[end]
-            same = nxt["request_id"] == first["request_id"] and nxt["role"] == first["role"]
-            if same and int(nxt["row"]) == int(rec["row"]) + 1:
-                continue
-        run = IndexedAnswers(
-            first["request_id"],
-            first["role"],
-            int(first["row"]),
-            float(first["timestamp"]),
-            str(first.get("model_name", "")),
-            first["variant"],
-            str(first["model_version"]),
-            [r["prediction"] for r in records[start:end]],
-        )
-        runs.append((run, start, end))
-        start = end
-    return runs
+    columns = {name: [r.get(name) for r in records] for name in _PREDICTION_COLUMNS}
+    return _runs_of_columns(columns, len(records))
 
 
 def _runs_of_table(table: Any) -> list[IndexedAnswers]:
     """The runs of (a slice of) one prediction-log file: an Arrow table or record batch."""
-    columns = {name: table.column(name).to_pylist() for name in _PREDICTION_COLUMNS if name in table.schema.names}
-    count = table.num_rows
-    columns.setdefault("model_name", [""] * count)  # files of older versions may lack it
-    columns["timestamp"] = [t.timestamp() for t in columns["timestamp"]]
-    records = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    return [run for run, _, _ in _runs(records)]
+    present = table.schema.names
+    columns = {name: table.column(name).to_pylist() if name in present else None for name in _PREDICTION_COLUMNS}
+    micros = pc.cast(table.column("timestamp"), pa.int64()).to_pylist()
+    columns["timestamp"] = [m / 1e6 for m in micros]
+    return [run for run, _, _ in _runs_of_columns(columns, table.num_rows)]
+
+
+def _runs_of_columns(columns: Mapping[str, list[Any] | None], count: int) -> list[tuple[IndexedAnswers, int, int]]:
+    rids, roles, rows = columns["request_id"], columns["role"], columns["row"]
+    times, variants, versions = columns["timestamp"], columns["variant"], columns["model_version"]
+    predictions, models = columns["prediction"], columns["model_name"] or [""] * count  # older files lack it
+    assert rids is not None and roles is not None and rows is not None and predictions is not None
+    assert times is not None and variants is not None and versions is not None
+    runs: list[tuple[IndexedAnswers, int, int]] = []
+    start = 0
+    for end in range(1, count + 1):
+        if end < count and rids[end] == rids[start] and roles[end] == roles[start] and rows[end] == rows[end - 1] + 1:
+            continue
+        run = IndexedAnswers(
+            rids[start],
+            roles[start],
+            int(rows[start]),
+            float(times[start]),
+            str(models[start] or ""),
+            variants[start],
+            str(versions[start]),
+            predictions[start:end],
+        )
+        runs.append((run, start, end))
+        start = end
+    return runs
 
 
 def _label_rows(table: Any) -> list[tuple[str, int, float, Any]]:
