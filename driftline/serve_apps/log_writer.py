@@ -152,12 +152,12 @@ class LogWriter:
             runs = _runs(records)
             on_disk = self._index.indexed({run.request_id for run, _, _ in runs})
             for run, start, end in runs:
-                held = self._pending.setdefault(run.request_id, [])
+                held = self._pending.get(run.request_id, [])
                 if (run.request_id, run.role, run.first_row) in on_disk or any(
                     h.role == run.role and h.first_row == run.first_row for h in held
                 ):
                     continue
-                held.append(run)
+                self._pending[run.request_id] = [*held, run]
                 self._buffers[PREDICTIONS].extend(records[start:end])
                 added += end - start
             full = len(self._buffers[PREDICTIONS]) >= self._flush_rows

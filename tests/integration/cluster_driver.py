@@ -317,6 +317,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         summary["error"] = f"{type(exc).__name__}: {exc}"
         summary["traceback"] = traceback.format_exc()
     finally:
+        # Printed before the teardown too: once under heavy load the driver's core worker exited the process while
+        # Ray shut down (after every check had run), and the summary was lost with it.
+        print(SUMMARY_PREFIX + json.dumps(summary), flush=True)
         t1 = time.perf_counter()
         ray.shutdown()
         if cluster is not None:

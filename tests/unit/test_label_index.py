@@ -126,6 +126,7 @@ def test_a_batch_request_is_one_run_and_each_row_is_labelled_alone(tmp_path: Pat
     assert writer.append(batch) == 1_000 and writer.append(batch) == 0
     writer.flush()
     assert writer.append(batch[:500]) == 0 and writer._index.rows() == 1
+    assert writer._pending == {}  # nothing of it left in memory once indexed, resent or not
     for row in (0, 1, 999):
         scored = writer.feedback([{"request_id": rid, "row": row, "label": "yes"}], now)[0]["scored"]
         assert scored[0]["correct"] is bool(row % 3)
