@@ -20,16 +20,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from driftline.core.partitions import HOUR_SECONDS, partition_start
 from driftline.datasets.schema import as_scalar
+from driftline.serve_apps.answer_runs import INDEXED_COLUMNS, labels_of_table, runs_of_records, runs_of_table
 from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.feedback_journal import FeedbackJournal
 from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex, StoredLabel
@@ -39,7 +36,6 @@ from driftline.serve_apps.request_ids import issued_at
 __all__ = ["FeedbackOutcome", "LogWriter"]
 
 FeedbackOutcome = dict[str, Any]
-_PREDICTION_COLUMNS = ["request_id", "row", "role", "timestamp", "model_name", "variant", "model_version", "prediction"]
 _CATCH_UP_ROWS = 50_000  # rows of a log file taken into the index at a time at a restart
 _PRUNE_SECONDS = 600.0  # how often rows older than the window leave the index
 
@@ -103,16 +99,16 @@ class LogWriter:
                     continue
                 hour_start = partition_start(name) or 0.0
                 if log == PREDICTIONS:
-                    table = self._sink.read_file(path, _PREDICTION_COLUMNS)
+                    table = self._sink.read_file(path, INDEXED_COLUMNS)
                     if table is not None:  # a big file goes in by slices; the file is recorded with the last
                         batches = table.to_batches(max_chunksize=_CATCH_UP_ROWS) or [table]
                         for number, batch in enumerate(batches, start=1):
                             last = number == len(batches)
-                            self._index.add_answers(_runs_of_table(batch), name if last else None, hour_start)
+                            self._index.add_answers(runs_of_table(batch), name if last else None, hour_start)
                 else:
                     table = self._sink.read_file(path, ["request_id", "row", "timestamp", "label"])
                     if table is not None:
-                        self._index.add_labels(_label_rows(table), logged=True, file=name, hour_start=hour_start)
+                        self._index.add_labels(labels_of_table(table), logged=True, file=name, hour_start=hour_start)
                 self.caught_up_files += table is not None
 
     def _recover_journal(self) -> None:
@@ -149,7 +145,7 @@ class LogWriter:
         saw no answer (this replica died mid-call), so a run of rows already buffered or on disk is skipped."""
         added = 0
         with self._lock:
-            runs = _runs(records)
+            runs = runs_of_records(records)
             on_disk = self._index.indexed({run.request_id for run, _, _ in runs})
             for run, start, end in runs:
                 held = self._pending.get(run.request_id, [])
@@ -287,7 +283,7 @@ class LogWriter:
         fails, a restart reads the file again: nothing is lost)."""
         for name, part in written:
             if log == PREDICTIONS:
-                runs = [run for run, _, _ in _runs(part)]
+                runs = [run for run, _, _ in runs_of_records(part)]
                 self._unindexed.append(_Written(name, partition_start(name) or 0.0, runs))
             else:
                 keys = [(r["request_id"], int(r["row"])) for r in part]
@@ -348,54 +344,6 @@ class LogWriter:
     def __del__(self) -> None:
         # Serve calls __del__ on graceful shutdown: nothing buffered is lost.
         self.close()
-
-
-def _runs(records: list[dict[str, Any]]) -> list[tuple[IndexedAnswers, int, int]]:
-    """The runs of ``records`` (consecutive rows of one request and role, as a router logs a request), each with
-    the slice of ``records`` it covers."""
-    columns = {name: [r.get(name) for r in records] for name in _PREDICTION_COLUMNS}
-    return _runs_of_columns(columns, len(records))
-
-
-def _runs_of_table(table: Any) -> list[IndexedAnswers]:
-    """The runs of (a slice of) one prediction-log file: an Arrow table or record batch."""
-    present = table.schema.names
-    columns = {name: table.column(name).to_pylist() if name in present else None for name in _PREDICTION_COLUMNS}
-    micros = pc.cast(table.column("timestamp"), pa.int64()).to_pylist()
-    columns["timestamp"] = [m / 1e6 for m in micros]
-    return [run for run, _, _ in _runs_of_columns(columns, table.num_rows)]
-
-
-def _runs_of_columns(columns: Mapping[str, list[Any] | None], count: int) -> list[tuple[IndexedAnswers, int, int]]:
-    rids, roles, rows = columns["request_id"], columns["role"], columns["row"]
-    times, variants, versions = columns["timestamp"], columns["variant"], columns["model_version"]
-    predictions, models = columns["prediction"], columns["model_name"] or [""] * count  # older files lack it
-    assert rids is not None and roles is not None and rows is not None and predictions is not None
-    assert times is not None and variants is not None and versions is not None
-    runs: list[tuple[IndexedAnswers, int, int]] = []
-    start = 0
-    for end in range(1, count + 1):
-        if end < count and rids[end] == rids[start] and roles[end] == roles[start] and rows[end] == rows[end - 1] + 1:
-            continue
-        run = IndexedAnswers(
-            rids[start],
-            roles[start],
-            int(rows[start]),
-            float(times[start]),
-            str(models[start] or ""),
-            variants[start],
-            str(versions[start]),
-            predictions[start:end],
-        )
-        runs.append((run, start, end))
-        start = end
-    return runs
-
-
-def _label_rows(table: Any) -> list[tuple[str, int, float, Any]]:
-    """(request_id, row, born, label) of one feedback-log file."""
-    rids, rows, times, labels = (table.column(n).to_pylist() for n in ("request_id", "row", "timestamp", "label"))
-    return [(r, int(n), t.timestamp(), label) for r, n, t, label in zip(rids, rows, times, labels, strict=True)]
 
 
 def _score(answer: Answer, label: Any) -> dict[str, Any]:
