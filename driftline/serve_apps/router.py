@@ -85,6 +85,7 @@ class Router:
         self._loaded_at = 0.0
         self._state_problem: str | None = None  # why the last read of the serving state failed, if it did
         self._schema: DatasetSchema | None = None
+        self._schema_version: str | None = None  # the champion version the schema was read from
         self._openapi: dict[str, Any] | None = None
         self._window = TrafficWindow()
         self._records: list[dict[str, Any]] = []
@@ -121,9 +122,12 @@ class Router:
         return self._serving
 
     async def _get_schema(self, state: ServingState) -> DatasetSchema:
-        if self._schema is None:
+        """The champion's table schema (requests and labels are validated against it), read again whenever the
+        champion changes: a promoted version may have new classes or features."""
+        if self._schema is None or self._schema_version != state.traffic.champion_version:
             info = await self._slots[state.champion_slot].info.remote()
-            self._schema = DatasetSchema.from_dict(info["schema"])
+            self._schema, self._schema_version = DatasetSchema.from_dict(info["schema"]), str(info["version"])
+            self._openapi = None  # it describes the schema
         return self._schema
 
     async def _pump_forever(self) -> None:
