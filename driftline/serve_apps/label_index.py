@@ -167,32 +167,38 @@ class LabelIndex:
                 raise
             self._db.execute("COMMIT")
 
-    def _who_id(self, db: sqlite3.Connection, model: str, variant: str, version: str) -> int:
-        key = (model, variant, version)
-        if key not in self._who:
-            db.execute("INSERT OR IGNORE INTO who (model, variant, version) VALUES (?, ?, ?)", key)
-            (wid,) = db.execute("SELECT id FROM who WHERE model = ? AND variant = ? AND version = ?", key).fetchone()
-            self._who[key], self._whom[wid] = wid, key
-        return self._who[key]
+    def _who_ids(self, keys: set[tuple[str, str, str]]) -> None:
+        """Give every (model, variant, version) an id, committed on its own: the cache never names a rolled-back
+        row."""
+        new = keys - self._who.keys()
+        if not new:
+            return
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO who (model, variant, version) VALUES (?, ?, ?)", sorted(new))
+            rows = db.execute("SELECT id, model, variant, version FROM who").fetchall()
+        for wid, *key in rows:
+            self._who[(key[0], key[1], key[2])], self._whom[wid] = wid, (key[0], key[1], key[2])
 
     # ------------------------------------------------------------------------------------------ predictions
     def add_answers(self, runs: Iterable[IndexedAnswers], file: str | None, hour_start: float) -> None:
         """Index ``runs`` and, in the same transaction, record that log ``file`` (of the hour starting at
         ``hour_start``) is indexed; runs already indexed are kept as they are."""
+        runs = list(runs)
         one: dict[tuple[type, Any], str] = {}  # single-row runs repeat a few values: each encoded once
+        self._who_ids({(run.model, run.variant, run.version) for run in runs})
+        values = [
+            (
+                _rid(run.request_id),
+                ROLES.index(run.role),
+                run.first_row,
+                len(run.predictions),
+                _millis(run.born),
+                self._who[(run.model, run.variant, run.version)],
+                _encoded(run.predictions, one),
+            )
+            for run in runs
+        ]
         with self._transaction() as db:
-            values = [
-                (
-                    _rid(run.request_id),
-                    ROLES.index(run.role),
-                    run.first_row,
-                    len(run.predictions),
-                    _millis(run.born),
-                    self._who_id(db, run.model, run.variant, run.version),
-                    _encoded(run.predictions, one),
-                )
-                for run in runs
-            ]
             db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", values)
             if file is not None:
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
