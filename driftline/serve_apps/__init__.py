@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from driftline.serve_apps.assignment import DEFAULT_BUCKETS, assign_variant, bucket, shadow_selected
+from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.payload import PayloadError, parse_payload
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
@@ -10,6 +11,7 @@ from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 __all__ = [
     "DEFAULT_BUCKETS",
     "FEEDBACK",
+    "FeedbackStatus",
     "PREDICTIONS",
     "ParquetSink",
     "PayloadError",
