@@ -11,8 +11,8 @@ from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 __all__ = [
     "DEFAULT_BUCKETS",
     "FEEDBACK",
-    "FeedbackStatus",
     "PREDICTIONS",
+    "FeedbackStatus",
     "ParquetSink",
     "PayloadError",
     "ServingState",
