@@ -110,6 +110,13 @@ def _encoded(predictions: list[Any], one: dict[tuple[type, Any], str]) -> str:
     return text
 
 
+def _rows_by_request(keys: Iterable[Key]) -> dict[str, set[int]]:
+    wanted: dict[str, set[int]] = {}
+    for request_id, row in keys:
+        wanted.setdefault(request_id, set()).add(row)
+    return wanted
+
+
 def _millis(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -203,77 +210,52 @@ class LabelIndex:
             if file is not None:
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
 
-    def indexed(self, request_ids: Iterable[str]) -> set[tuple[str, str, int]]:
-        """The ``(request_id, role, first_row)`` runs already indexed among these requests."""
+    def _by_request(self, columns: str, table: str, request_ids: Iterable[str]) -> list[tuple[Any, ...]]:
+        """``(request_id, *columns)`` of every row of ``table`` for these requests, a few hundred ids a query."""
         ids = {_rid(r): r for r in request_ids}
-        found: set[tuple[str, str, int]] = set()
+        stored, found = list(ids), []
         with self._lock:
-            stored = list(ids)
             for start in range(0, len(stored), 500):
                 chunk = stored[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT rid, role, first_row FROM answers WHERE rid IN ({marks})"  # placeholders only
-                found.update((ids[rid], ROLES[role], first) for rid, role, first in self._db.execute(sql, chunk))
+                sql = f"SELECT rid, {columns} FROM {table} WHERE rid IN ({','.join('?' * len(chunk))})"
+                found += [(ids[rid], *rest) for rid, *rest in self._db.execute(sql, chunk)]  # ids only as parameters
         return found
+
+    def indexed(self, request_ids: Iterable[str]) -> set[tuple[str, str, int]]:
+        """The ``(request_id, role, first_row)`` runs already indexed among these requests."""
+        return {
+            (rid, ROLES[role], first)
+            for rid, role, first in self._by_request("role, first_row", "answers", request_ids)
+        }
 
     def answers(self, key: Key) -> list[Answer]:
         """Every answer indexed for ``key`` (empty when the index does not hold it)."""
-        with self._lock:
-            runs = self._db.execute(
-                "SELECT role, first_row, who, predictions, born FROM answers "
-                "WHERE rid = ? AND first_row <= ? AND first_row + rows > ?",
-                (_rid(key[0]), key[1], key[1]),
-            ).fetchall()
-        result = []
-        for role, first_row, wid, predictions, born in runs:
-            _, variant, version = self._whom[wid]
-            prediction = self._parsed((key[0], role, first_row), predictions)[key[1] - first_row]
-            result.append(Answer(ROLES[role], variant, version, prediction, born / 1e3))
-        return result
+        return self.answers_many([key]).get(key, [])
 
     def answers_many(self, keys: Iterable[Key]) -> dict[Key, list[Answer]]:
         """:meth:`answers` of many keys in a few queries (a batch of labels)."""
-        wanted: dict[str, set[int]] = {}
-        for rid, row in keys:
-            wanted.setdefault(rid, set()).add(row)
+        wanted = _rows_by_request(keys)
         found: dict[Key, list[Answer]] = {}
-        ids = {_rid(r): r for r in wanted}
-        stored = list(ids)
-        with self._lock:
-            for start in range(0, len(stored), 500):
-                chunk = stored[start : start + 500]
-                sql = (
-                    "SELECT rid, role, first_row, rows, who, predictions, born FROM answers "  # placeholders only
-                    f"WHERE rid IN ({','.join('?' * len(chunk))})"
-                )
-                for rid, role, first_row, count, wid, predictions, born in self._db.execute(sql, chunk):
-                    request_id = ids[rid]
-                    rows = [r for r in wanted[request_id] if first_row <= r < first_row + count]
-                    if not rows:
-                        continue
-                    parsed = self._parsed((request_id, role, first_row), predictions)
-                    _, variant, version = self._whom[wid]
-                    for row in rows:
-                        answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3)
-                        found.setdefault((request_id, row), []).append(answer)
+        runs = self._by_request("role, first_row, rows, who, predictions, born", "answers", wanted)
+        for request_id, role, first_row, count, wid, predictions, born in runs:
+            rows = [r for r in wanted[request_id] if first_row <= r < first_row + count]
+            if not rows:
+                continue
+            parsed = self._parsed((request_id, role, first_row), predictions)
+            _, variant, version = self._whom[wid]
+            for row in rows:
+                answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3)
+                found.setdefault((request_id, row), []).append(answer)
         return found
 
     def labels_many(self, keys: Iterable[Key]) -> dict[Key, StoredLabel]:
         """:meth:`label` of many keys in a few queries; keys without a label are absent."""
-        wanted: dict[str, set[int]] = {}
-        for rid, row in keys:
-            wanted.setdefault(rid, set()).add(row)
-        ids = {_rid(r): r for r in wanted}
-        stored = list(ids)
-        found: dict[Key, StoredLabel] = {}
-        with self._lock:
-            for start in range(0, len(stored), 500):
-                chunk = stored[start : start + 500]
-                sql = f"SELECT rid, row, label, logged FROM labels WHERE rid IN ({','.join('?' * len(chunk))})"
-                for rid, row, label, logged in self._db.execute(sql, chunk):
-                    if row in wanted[ids[rid]]:
-                        found[(ids[rid], row)] = StoredLabel(json.loads(label), bool(logged))
-        return found
+        wanted = _rows_by_request(keys)
+        return {
+            (request_id, row): StoredLabel(json.loads(label), bool(logged))
+            for request_id, row, label, logged in self._by_request("row, label, logged", "labels", wanted)
+            if row in wanted[request_id]
+        }
 
     def _parsed(self, run: tuple[str, int, int], predictions: str) -> list[Any]:
         """A run's predictions, parsed; the last few runs are kept, as a batch's labels often come together."""
@@ -288,11 +270,7 @@ class LabelIndex:
     # ------------------------------------------------------------------------------------------ labels
     def label(self, key: Key) -> StoredLabel | None:
         """The label of ``key``, or None when it has none."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT label, logged FROM labels WHERE rid = ? AND row = ?", (_rid(key[0]), key[1])
-            ).fetchone()
-        return None if row is None else StoredLabel(json.loads(row[0]), bool(row[1]))
+        return self.labels_many([key]).get(key)
 
     def add_labels(
         self,

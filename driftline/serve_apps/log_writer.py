@@ -114,11 +114,11 @@ class LogWriter:
     def _recover_journal(self) -> None:
         """Labels acknowledged before a crash but not yet in the Parquet log are written there now."""
         records, self.torn_journal_lines = self._journal.replay()
+        stored = self._index.labels_many((r["request_id"], int(r["row"])) for r in records)
         taken: dict[Key, dict[str, Any]] = {}
         for record in records:
             key = (record["request_id"], int(record["row"]))
-            stored = self._index.label(key)
-            if key in taken or (stored is not None and stored.logged):
+            if key in taken or (key in stored and stored[key].logged):
                 continue
             taken[key] = {**record, "row": key[1], "label": as_scalar(record["label"])}
         self._index.add_labels([(k[0], k[1], r["timestamp"], r["label"]) for k, r in taken.items()])
