@@ -21,7 +21,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 from ray import serve
-from ray.exceptions import RayActorError
 
 from driftline import __version__
 from driftline.core.config import DriftlineConfig
@@ -146,17 +145,19 @@ class Router:
                 self._appends.add(task)
                 task.add_done_callback(self._append_done)
         if wait and self._appends:
-            await asyncio.gather(*self._appends)  # a failed append raises here: the labels are refused, not lost
+            # A failed append raises here: the labels are refused, not lost. Shielded: a waiter cancelled (its client
+            # gave up while the writer was down) must not cancel the appends, whose rows would then be dropped.
+            await asyncio.gather(*(asyncio.shield(task) for task in list(self._appends)))
         if not self._window.empty():
             self._controller.observe.remote(self._window.drain())
 
     async def _append(self, records: list[dict[str, Any]]) -> None:
-        """If the writer's replica died during the call (Serve itself retries a call no replica accepted), the
-        records go back to the buffer for the next flush, never dropped; the writer skips rows it already holds
-        (it may have taken them before it died), so sending them again duplicates nothing."""
+        """If the call fails in any way (the writer's replica died during it, no replica was available, the call was
+        cancelled), the records go back to the buffer for the next flush, never dropped; the writer skips rows it
+        already holds (it may have taken them before it died), so sending them again duplicates nothing."""
         try:
             await self._writer.append.remote(records)
-        except RayActorError:
+        except BaseException:
             self._records[:0] = records
             raise
 
