@@ -34,6 +34,7 @@ __all__ = [
     "MlflowConfig",
     "ModelConfig",
     "ModelFamily",
+    "Placement",
     "RayConfig",
     "ServeConfig",
     "StateConfig",
@@ -255,6 +256,13 @@ class ModelBatching(StrictModel):
     )
 
 
+class Placement(str, Enum):
+    """Where a served model's champion and candidate run."""
+
+    INLINE = "inline"  # inside every ingress replica: one hop, for models of kilobytes to a few hundred megabytes
+    REMOTE = "remote"  # slot deployments behind the ingress: large models, GPUs, a candidate scaled on its own
+
+
 class ServeConfig(StrictModel):
     host: str = Field(default="127.0.0.1", description="HTTP host the Serve proxy binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
@@ -266,6 +274,13 @@ class ServeConfig(StrictModel):
     )
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A model call slower than this counts as an error of its variant."
+    )
+    placement: Placement = Field(
+        default=Placement.INLINE,
+        description=(
+            "inline: the ingress replicas hold the champion and candidate (no second hop); remote: slot deployments "
+            "sized by serve.model serve them."
+        ),
     )
     router: DeploymentResources = Field(default_factory=DeploymentResources)
     model: DeploymentResources = Field(default_factory=DeploymentResources)

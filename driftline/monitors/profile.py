@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from driftline.core.errors import DataError
+from driftline.core.records import LOG_COLUMNS
 from driftline.datasets.schema import ClassValue, DatasetSchema, FeatureKind, FeatureSpec
 from driftline.monitors.columns import category_counts, class_index, float_values, is_numeric_type
 from driftline.monitors.joint_sample import DEFAULT_SAMPLE_ROWS, reference_sample
@@ -41,13 +42,6 @@ __all__ = ["DEFAULT_N_BINS", "ReferenceProfile", "build_reference_profile", "inf
 
 DEFAULT_N_BINS = 1000
 PROFILE_VERSION = "1.0"
-# Columns of the prediction log that are never features, whatever their type.
-RESERVED_COLUMNS = frozenset(
-    {
-        *("request_id", "timestamp", "model_name", "model_version", "variant", "role"),
-        *("prediction", "probabilities", "latency_ms", "dt", "hour", "label"),
-    }
-)
 
 
 @dataclass
@@ -272,7 +266,7 @@ def infer_schema(
     label_col = label or next((c for c in ("label", "y") if c in names), "label")
     features: list[FeatureSpec] = []
     for f in arrow_schema:
-        if f.name == label_col or f.name in RESERVED_COLUMNS:
+        if f.name == label_col or f.name in LOG_COLUMNS:
             continue
         t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
         if pa.types.is_boolean(t) or pa.types.is_string(t) or pa.types.is_large_string(t):

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from driftline.core.errors import DataError
+from driftline.core.records import Role
 from driftline.datasets.schema import ClassValue, FeatureKind
 from driftline.monitors.columns import category_counts, class_index, float_values, is_categorical_type, is_numeric_type
 from driftline.monitors.feedback_join import FeedbackLog
@@ -152,7 +153,7 @@ def _micros(column: pa.ChunkedArray) -> np.ndarray:
 def _filter(table: pa.Table, plan: SummaryPlan) -> pa.Table:
     mask = None
     if plan.filter_role:
-        mask = pc.fill_null(pc.equal(table.column("role"), "served"), False)
+        mask = pc.fill_null(pc.equal(table.column("role"), Role.SERVED.value), False)
     if plan.timestamp_column and (plan.since_us is not None or plan.until_us is not None):
         ts = _micros(table.column(plan.timestamp_column))
         keep = np.ones(len(ts), dtype=bool)

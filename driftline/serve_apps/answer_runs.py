@@ -1,11 +1,12 @@
 """Runs of answers: the consecutive rows of one request in one role, as a router logs a request.
 
 The label index keeps answers a run at a time (``label_index.py``); these build the runs from the records a router
-sends and from the Parquet files of the prediction log (at a restart), and the labels from a feedback-log file.
+sends (one run each), from log rows and from the Parquet files of the prediction log (at a restart), and the labels
+from a feedback-log file.
 
->>> records = [{"request_id": "r1", "row": n, "role": "served", "timestamp": 1.0, "variant": "champion",
-...             "model_version": "3", "prediction": p} for n, p in enumerate("yny")]
->>> [(run.first_row, run.predictions, start, end) for run, start, end in runs_of_records(records)]
+>>> rows = [{"request_id": "r1", "row": n, "role": "served", "timestamp": 1.0, "variant": "champion",
+...          "model_version": "3", "prediction": p} for n, p in enumerate("yny")]
+>>> [(run.first_row, run.predictions, start, end) for run, start, end in runs_of_rows(rows)]
 [(0, ['y', 'n', 'y'], 0, 3)]
 """
 
@@ -17,18 +18,33 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline.core.records import PredictionRecord
 from driftline.serve_apps.label_index import IndexedAnswers
 
-__all__ = ["INDEXED_COLUMNS", "labels_of_table", "runs_of_records", "runs_of_table"]
+__all__ = ["INDEXED_COLUMNS", "labels_of_table", "run_of_record", "runs_of_rows", "runs_of_table"]
 
 INDEXED_COLUMNS = ["request_id", "row", "role", "timestamp", "model_name", "variant", "model_version", "prediction"]
 
 
-def runs_of_records(records: list[dict[str, Any]]) -> list[tuple[IndexedAnswers, int, int]]:
-    """The runs of ``records`` (consecutive rows of one request and role, as a router logs a request), each with
-    the slice of ``records`` it covers."""
-    columns = {name: [r.get(name) for r in records] for name in INDEXED_COLUMNS}
-    return _runs_of_columns(columns, len(records))
+def run_of_record(record: PredictionRecord) -> IndexedAnswers:
+    """The one run of a router's record: its request's rows from 0, in its role."""
+    return IndexedAnswers(
+        record.request_id,
+        record.role,
+        0,
+        record.timestamp,
+        record.model_name,
+        record.variant,
+        record.model_version,
+        record.predictions,
+    )
+
+
+def runs_of_rows(rows: list[dict[str, Any]]) -> list[tuple[IndexedAnswers, int, int]]:
+    """The runs of log ``rows`` (consecutive rows of one request and role), each with the slice of ``rows`` it
+    covers."""
+    columns = {name: [r.get(name) for r in rows] for name in INDEXED_COLUMNS}
+    return _runs_of_columns(columns, len(rows))
 
 
 def runs_of_table(table: Any) -> list[IndexedAnswers]:

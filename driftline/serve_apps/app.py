@@ -1,8 +1,9 @@
 """Build and run driftline's Serve application.
 
-The graph: ``router`` (FastAPI ingress) -> ``slot_a`` / ``slot_b`` (model replicas; the serving state says which
-is champion and which candidate), ``log_writer`` (prediction/feedback logs) and ``controller`` (rollout state,
-the one writer). Writer and controller take no CPU reservation: they are light and must always schedule.
+The graph: ``router`` (FastAPI ingress, holding the champion and the candidate with placement ``inline``), with
+placement ``remote`` -> ``slot_a`` / ``slot_b`` (model replicas; the serving state says which is champion and which
+candidate), ``log_writer`` (prediction/feedback logs) and ``controller`` (rollout state, the one writer). Writer
+and controller take no CPU reservation: they are light and must always schedule.
 
 - ``serve run configs/serve.yaml`` / ``serve deploy configs/serve.yaml`` use :func:`app_builder` (import path
   ``driftline.serve_apps.app:app_builder``) with ``args: {config: <driftline config file>}``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline.core.config import DriftlineConfig
+from driftline.core.config import DriftlineConfig, Placement
 from driftline.core.config_loader import load_config
 from driftline.core.paths import logs_dir
 from driftline.serve_apps.controller import Controller
@@ -64,7 +65,9 @@ def build_app(cfg: DriftlineConfig) -> Any:
         max_ongoing_requests=cfg.serve.router.max_ongoing_requests,
         ray_actor_options={"num_cpus": cfg.serve.router.num_cpus},
     )
-    return router.bind(slot("a"), slot("b"), writer, controller, config)
+    if cfg.serve.placement is Placement.REMOTE:
+        return router.bind(slot("a"), slot("b"), writer, controller, config)
+    return router.bind(None, None, writer, controller, config)
 
 
 def app_builder(args: dict[str, Any]) -> Any:

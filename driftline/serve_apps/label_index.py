@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from driftline.core.records import Role
+
 __all__ = ["Answer", "IndexedAnswers", "Key", "LabelIndex", "StoredLabel"]
 
 Key = tuple[str, int]  # (request_id, row)
-ROLES = ("served", "shadow")
+ROLES = tuple(Role)  # stored as the position: the order is part of the file format
 INDEX_FILE = "labels.sqlite"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _SCHEMA = """

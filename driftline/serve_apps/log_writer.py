@@ -25,8 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from driftline.core.partitions import HOUR_SECONDS, partition_start
+from driftline.core.records import PredictionRecord
 from driftline.datasets.schema import as_scalar
-from driftline.serve_apps.answer_runs import INDEXED_COLUMNS, labels_of_table, runs_of_records, runs_of_table
+from driftline.serve_apps.answer_runs import (
+    INDEXED_COLUMNS,
+    labels_of_table,
+    run_of_record,
+    runs_of_rows,
+    runs_of_table,
+)
 from driftline.serve_apps.feedback import FeedbackStatus
 from driftline.serve_apps.feedback_journal import FeedbackJournal
 from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex, StoredLabel
@@ -140,22 +147,22 @@ class LogWriter:
         with contextlib.suppress(Exception):  # recorded in last_error; the records stay buffered for the next flush
             self.flush()
 
-    def append(self, records: list[dict[str, Any]]) -> int:
-        """Buffer prediction records; returns how many were new. Idempotent: a router sends a batch again when it
-        saw no answer (this replica died mid-call), so a run of rows already buffered or on disk is skipped."""
+    def append(self, records: list[PredictionRecord]) -> int:
+        """Buffer prediction records; returns how many log rows were new. Idempotent: a router sends a batch again
+        when it saw no answer (this replica died mid-call), so a record already buffered or on disk is skipped."""
         added = 0
         with self._lock:
-            runs = runs_of_records(records)
-            on_disk = self._index.indexed({run.request_id for run, _, _ in runs})
-            for run, start, end in runs:
+            on_disk = self._index.indexed({record.request_id for record in records})
+            for record in records:
+                run = run_of_record(record)
                 held = self._pending.get(run.request_id, [])
                 if (run.request_id, run.role, run.first_row) in on_disk or any(
                     h.role == run.role and h.first_row == run.first_row for h in held
                 ):
                     continue
                 self._pending[run.request_id] = [*held, run]
-                self._buffers[PREDICTIONS].extend(records[start:end])
-                added += end - start
+                self._buffers[PREDICTIONS].extend(record.rows())
+                added += len(record)
             full = len(self._buffers[PREDICTIONS]) >= self._flush_rows
         if full:
             self._try_flush()
@@ -283,7 +290,7 @@ class LogWriter:
         fails, a restart reads the file again: nothing is lost)."""
         for name, part in written:
             if log == PREDICTIONS:
-                runs = [run for run, _, _ in runs_of_records(part)]
+                runs = [run for run, _, _ in runs_of_rows(part)]
                 self._unindexed.append(_Written(name, partition_start(name) or 0.0, runs))
             else:
                 keys = [(r["request_id"], int(r["row"])) for r in part]

@@ -14,6 +14,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from driftline.core.records import PredictionRecord
 from driftline.serve_apps.log_writer import FeedbackOutcome, LogWriter
 
 __all__ = ["MAX_APPEND_ROWS", "MAX_ONGOING_CALLS", "LogWriterReplica", "append_calls"]
@@ -32,7 +33,7 @@ class LogWriterReplica:
     async def _run(self, method: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, method, *args)
 
-    async def append(self, records: list[dict[str, Any]]) -> int:
+    async def append(self, records: list[PredictionRecord]) -> int:
         return int(await self._run(self._writer.append, records))
 
     async def feedback(self, items: list[dict[str, Any]], now: float) -> list[FeedbackOutcome]:
@@ -50,19 +51,21 @@ class LogWriterReplica:
         self._writer.close()
 
 
-def append_calls(records: list[dict[str, Any]], size: int = MAX_APPEND_ROWS) -> list[list[dict[str, Any]]]:
-    """``records`` in calls of about ``size``, never splitting one request's rows (the writer indexes a request's
-    rows together).
+def append_calls(records: list[PredictionRecord], size: int = MAX_APPEND_ROWS) -> list[list[PredictionRecord]]:
+    """``records`` in calls of about ``size`` log rows (a record, one request's rows, is never split).
 
-    >>> [len(c) for c in append_calls([{"request_id": r} for r in "aabbbc"], 2)]
-    [2, 3, 1]
+    >>> from driftline.core.records import Role, Variant
+    >>> def record(rows): return PredictionRecord("r", "", 0.0, "m", "1", Variant.CHAMPION, Role.SERVED,
+    ...                                           [{}] * rows, [0] * rows, [[]] * rows, 1.0)
+    >>> [len(c) for c in append_calls([record(1), record(1), record(3), record(1)], 2)]
+    [2, 1, 1]
     """
-    chunks: list[list[dict[str, Any]]] = []
-    start = 0
-    for end in range(1, len(records) + 1):
-        if end == len(records) or (
-            end - start >= size and records[end]["request_id"] != records[end - 1]["request_id"]
-        ):
-            chunks.append(records[start:end])
-            start = end
-    return chunks
+    chunks: list[list[PredictionRecord]] = [[]]
+    rows = 0
+    for record in records:
+        if rows >= size:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(record)
+        rows += len(record)
+    return chunks if chunks[0] else []

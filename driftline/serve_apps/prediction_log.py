@@ -5,9 +5,8 @@ Layout (what ``driftline.monitors``' Ray Data job reads)::
     <workdir>/logs/predictions/dt=YYYY-MM-DD/hour=HH/part-<time>-<id>.parquet
     <workdir>/logs/feedback/dt=YYYY-MM-DD/hour=HH/part-<time>-<id>.parquet
 
-A prediction record is one row of one request: request_id, row, timestamp (UTC), model_name, model_version,
-variant (champion | candidate), role (served | shadow), the feature values under their own names, prediction,
-probabilities, latency_ms. A feedback record: request_id, row, timestamp, label.
+A prediction-log row is one row of one answered request (its columns: ``driftline.core.records``). A feedback
+record: request_id, row, timestamp, label.
 
 >>> import tempfile
 >>> sink = ParquetSink(tempfile.mkdtemp())

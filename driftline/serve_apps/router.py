@@ -1,16 +1,17 @@
-"""The ingress: validates requests, routes them to the champion or candidate slot, logs every prediction.
+"""The ingress: validates requests, routes them to the champion or the candidate, logs every prediction.
 
 Endpoints: ``POST /predict``, ``POST /feedback``, ``GET /healthz``, ``GET /rollout`` and the admin operations
 ``POST /rollout``, ``POST /rollout/promote``, ``POST /rollout/abort`` (bearer token), OpenAPI at ``/docs``.
 Modes come from the serving state (see ``serving_state.py``): none, shadow (candidate mirrored off the user's
-path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id).
+path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id). The model's versions run in this
+replica (placement ``inline``) or in slot deployments (``remote``): ``placement.py``; what a request does to one
+model is ``served_model.py``.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see real types after Serve rewrites signatures.
 
 import asyncio
 import contextlib
-import math
 import time
 from typing import Any
 
@@ -24,26 +25,27 @@ from ray import serve
 
 from driftline import __version__
 from driftline.core.config import DriftlineConfig
-from driftline.core.errors import DriftlineError, RolloutError, ServingError
+from driftline.core.errors import DriftlineError, RolloutError
 from driftline.core.paths import state_dir
 from driftline.core.state_db import StateDB, StateStoreError
 from driftline.datasets.schema import DatasetSchema
+from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.rollout.spec import RolloutSpec
-from driftline.rollout.traffic import TrafficMode
 from driftline.serve_apps.admin import AdminAuth
-from driftline.serve_apps.assignment import assign_variant, shadow_selected
+from driftline.serve_apps.assignment import route
 from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
 from driftline.serve_apps.http_io import cause, client_request_id, error, read_json, validation_error
-from driftline.serve_apps.log_writer_replica import append_calls
+from driftline.serve_apps.log_buffer import LogBuffer
 from driftline.serve_apps.metrics import RouterMetrics
-from driftline.serve_apps.model_deployment import ModelNotReady
+from driftline.serve_apps.model_host import ModelHost
 from driftline.serve_apps.openapi import serving_openapi
+from driftline.serve_apps.outcomes import Outcomes
 from driftline.serve_apps.payload import PayloadError, parse_records
+from driftline.serve_apps.placement import InlinePlacement, Placement, RemotePlacement
 from driftline.serve_apps.request_ids import new_request_id
+from driftline.serve_apps.served_model import ChampionFailed, ServedModel
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
-from driftline.serve_apps.shadow import ShadowMirror
-from driftline.serve_apps.window import TrafficWindow
 
 __all__ = ["Router", "api"]
 
@@ -65,182 +67,62 @@ async def _invalid_parameters(_request: Request, exc: RequestValidationError) ->
 
 @serve.ingress(api)
 class Router:
-    """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder)."""
+    """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder). ``slot_a``/``slot_b``
+    are the slot deployments' handles for placement ``remote``, None for ``inline``."""
 
     def __init__(self, slot_a: Any, slot_b: Any, writer: Any, controller: Any, config: dict[str, Any]) -> None:
         cfg = DriftlineConfig.model_validate(config)
-        # Predictions travel to the model slots over Serve's direct gRPC channel, not as Ray actor calls
-        # (``_by_reference=False``): 20-25% less server CPU per request (benchmarks/serve_overhead.py).
-        self._slots = {"a": slot_a.options(_by_reference=False), "b": slot_b.options(_by_reference=False)}
         self._writer, self._controller = writer, controller
-        self._model_name = cfg.mlflow.model_name
         self._max_rows = cfg.serve.max_batch_rows
         self._max_body = cfg.serve.max_body_bytes
-        self._timeout = cfg.serve.request_timeout_seconds
         self._auth = AdminAuth.from_env(cfg.serve.admin_token)
         self._poll = cfg.serve.poll_seconds
-        self._store = ServingStateStore(StateDB(cfg.state_url))
-        self._serving: ServingState | None = None
-        self._loaded_at = 0.0
-        self._state_problem: str | None = None  # why the last read of the serving state failed, if it did
-        self._schema: DatasetSchema | None = None
-        self._schema_version: str | None = None  # the champion version the schema was read from
-        self._openapi: dict[str, Any] | None = None
-        self._window = TrafficWindow()
-        self._records: list[dict[str, Any]] = []
-        self._appends: set[asyncio.Task[None]] = set()  # appends to the writer not yet answered
+        self._timeout = cfg.serve.request_timeout_seconds
+        self._log = LogBuffer(writer)
         self._pump: asyncio.Task[Any] | None = None
-        self._metrics = RouterMetrics()
         self._signer = FeedbackSigner(load_secret(state_dir(cfg.workdir_path)))
-        self._shadow = ShadowMirror(
-            cfg.serve.shadow_timeout_seconds,
-            cfg.serve.shadow_max_in_flight,
-            self._window,
-            self._metrics,
-            lambda rows, request_id, result, latency: self._log(
-                rows, request_id, "candidate", "shadow", result, latency
-            ),
+        self._openapi: tuple[DatasetSchema, dict[str, Any]] | None = None  # (the schema it describes, the document)
+        store = ServingStateStore(StateDB(cfg.state_url))
+        placement: Placement
+        state = None
+        if slot_a is None:  # inline: the champion is loaded before this replica takes traffic
+            inline = InlinePlacement(ModelHost(cfg))
+            state = store.load() or ServingState.initial(ModelRegistry(cfg).resolve(f"@{CHAMPION}"))
+            inline.hold_now(state)
+            placement = inline
+        else:
+            placement = RemotePlacement(slot_a, slot_b)
+        outcomes = Outcomes(cfg.mlflow.model_name, RouterMetrics())
+        self._model = ServedModel(
+            cfg.mlflow.model_name, placement, store, controller, self._log, outcomes, cfg.serve, state
         )
 
-    # ------------------------------------------------------------------ state, schema, background pump
+    # ------------------------------------------------------------------ background poll
     async def _state(self) -> ServingState:
-        now = time.monotonic()
-        if self._serving is None or now - self._loaded_at >= self._poll:
-            try:  # off the event loop: a database round trip
-                loaded = await asyncio.to_thread(self._store.load) or self._serving
-                self._state_problem = self._store.problem
-            except StateStoreError as exc:  # the state database is down: keep serving the last good state
-                if self._serving is None:
-                    raise
-                loaded, self._state_problem = self._serving, str(exc)
-            if loaded is None:  # the controller writes it on start; ask it once
-                loaded = ServingState.from_dict(await self._controller.serving.remote())
-            self._serving, self._loaded_at = loaded, now
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._pump_forever())
-        return self._serving
-
-    async def _get_schema(self, state: ServingState) -> DatasetSchema:
-        """The champion's table schema (requests and labels are validated against it), read again whenever the
-        champion changes: a promoted version may have new classes or features."""
-        if self._schema is None or self._schema_version != state.traffic.champion_version:
-            info = await self._slots[state.champion_slot].info.remote()
-            self._schema, self._schema_version = DatasetSchema.from_dict(info["schema"]), str(info["version"])
-            self._openapi = None  # it describes the schema
-        return self._schema
+        return await self._model.current()
 
     async def _pump_forever(self) -> None:
         while True:
             await asyncio.sleep(self._poll)
-            await self._flush()
+            with contextlib.suppress(Exception):  # a failed round (the database down) is tried again
+                await self._model.refresh()
+            with contextlib.suppress(Exception):  # the records stay buffered for the next round
+                await self._log.flush()
 
-    async def _flush(self, wait: bool = False) -> None:
-        """Hand the buffered prediction records to the writer. With ``wait``, return once every record logged so far
-        is in the writer's index: ours and those of appends already in flight (the pump's, another request's), for
-        calls to one replica may run concurrently and a label must not reach the writer before its prediction."""
-        if self._records:
-            records, self._records = self._records, []
-            for chunk in append_calls(records):  # bounded calls: the writer's memory stays flat
-                task = asyncio.get_running_loop().create_task(self._append(chunk))
-                self._appends.add(task)
-                task.add_done_callback(self._append_done)
-        if wait and self._appends:
-            # A failed append raises here: the labels are refused, not lost. Shielded: a waiter cancelled (its client
-            # gave up while the writer was down) must not cancel the appends, whose rows would then be dropped.
-            await asyncio.gather(*(asyncio.shield(task) for task in list(self._appends)))
-        if not self._window.empty():
-            self._controller.observe.remote(self._window.drain())
-
-    async def _append(self, records: list[dict[str, Any]]) -> None:
-        """If the call fails in any way (the writer's replica died during it, no replica was available, the call was
-        cancelled), the records go back to the buffer for the next flush, never dropped; the writer skips rows it
-        already holds (it may have taken them before it died), so sending them again duplicates nothing."""
-        try:
-            await self._writer.append.remote(records)
-        except BaseException:
-            self._records[:0] = records
-            raise
-
-    def _append_done(self, task: asyncio.Task[None]) -> None:
-        self._appends.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a failure of the pump's append is handled by putting the records back
-
-    def _log(
-        self,
-        rows: list[dict[str, Any]],
-        request_id: str,
-        variant: str,
-        role: str,
-        result: Any,
-        latency_s: float,
-        client_request_id: str | None = None,
-    ) -> None:
-        now = time.time()
-        for row, (features, pred, proba) in enumerate(zip(rows, result.predictions, result.probabilities, strict=True)):
-            self._records.append(
-                {
-                    "request_id": request_id,
-                    "client_request_id": client_request_id or "",  # one string type in every file
-                    "row": row,
-                    "timestamp": now,
-                    "model_name": self._model_name,
-                    "model_version": result.model_version,
-                    "variant": variant,
-                    "role": role,
-                    **features,
-                    "prediction": pred,
-                    "probabilities": proba or None,  # a regression model has none
-                    "latency_ms": latency_s * 1000.0,
-                }
-            )
+    async def check_health(self) -> None:
+        """Serve's health check (every few seconds): it also starts the background poll on an idle replica, so its
+        models follow the serving state before its first request."""
+        await self._state()
 
     # ------------------------------------------------------------------ prediction
-    async def _call(self, state: ServingState, variant: str, rows: list[dict[str, Any]]) -> Any:
-        """The slot's answer; a timeout, a non-finite probability or a non-finite regression prediction is an error
-        of the variant that answered."""
-        slot = state.champion_slot if variant == "champion" else state.candidate_slot
-        version = state.traffic.champion_version if variant == "champion" else state.traffic.candidate_version
-        result = await asyncio.wait_for(self._slots[slot].predict.remote(rows, version), self._timeout)
-        if not all(math.isfinite(p) for proba in result.probabilities for p in proba):
-            raise ServingError(f"Version {result.model_version} answered non-finite probabilities.")
-        numbers = [p for p in result.predictions if isinstance(p, float)]
-        if not all(math.isfinite(p) for p in numbers):
-            raise ServingError(f"Version {result.model_version} answered non-finite predictions.")
-        return result
-
-    async def _answer(
-        self, state: ServingState, variant: str, rows: list[dict[str, Any]], headers: dict[str, str]
-    ) -> tuple[str, Any, float] | JSONResponse:
-        """(variant that answered, result, latency); a failing or slow candidate counts against it and the champion
-        answers instead; a failing champion is a 503 (504 when it timed out), counted, never logged as served."""
-        started = time.perf_counter()
-        try:
-            return variant, await self._call(state, variant, rows), time.perf_counter() - started
-        except Exception as exc:
-            failed = exc
-        if variant == "candidate":
-            if not isinstance(failed, ModelNotReady):  # a real candidate failure (or timeout) counts against it
-                self._window.record("candidate", time.perf_counter() - started, error=True)
-                self._metrics.observe("candidate", "served", time.perf_counter() - started, error=True)
-            headers["X-Fallback"] = "candidate-unavailable"
-            started = time.perf_counter()
-            try:
-                return "champion", await self._call(state, "champion", rows), time.perf_counter() - started
-            except Exception as exc:
-                failed = exc
-        self._window.record("champion", time.perf_counter() - started, error=True)
-        self._metrics.observe("champion", "served", time.perf_counter() - started, error=True)
-        if isinstance(failed, asyncio.TimeoutError):
-            return error(504, "model_timeout", f"The champion did not answer within {self._timeout:g} s.")
-        return error(503, "model_unavailable", f"The champion could not answer: {type(failed).__name__}.")
-
     @api.post("/predict", summary="Predict a batch: {instances}, {dataframe_records} or {dataframe_split}")
     async def predict(self, request: Request) -> JSONResponse:
         request_id, client_id = new_request_id(time.time()), client_request_id(request)
         state = await self._state()
         try:
-            schema = await self._get_schema(state)
+            schema = await self._model.schema(state)
         except Exception as exc:  # the first request after a start or a promotion can beat the model's load
             response = error(503, "model_unavailable", f"The champion is not ready: {type(exc).__name__}; retry.")
             response.headers["Retry-After"] = "1"
@@ -249,25 +131,16 @@ class Router:
             rows = parse_records(await read_json(request, self._max_body), schema, self._max_rows)
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
-        traffic = state.traffic
-        variant = "champion"
-        if traffic.mode in (TrafficMode.AB, TrafficMode.CANARY) and traffic.candidate_version:
-            key = request.headers.get("x-user-id") or request_id
-            variant = assign_variant(traffic.salt, key, traffic.candidate_weight)
-        headers: dict[str, str] = {}
-        answered = await self._answer(state, variant, rows, headers)
-        if isinstance(answered, JSONResponse):
-            return answered
-        variant, result, latency = answered
-        self._window.record(variant, latency)
-        self._metrics.observe(variant, "served", latency)
-        self._log(rows, request_id, variant, "served", result, latency, client_id)
-        mirrored = traffic.mode is TrafficMode.SHADOW and traffic.candidate_version
-        if mirrored and shadow_selected(traffic.salt, request_id, traffic.shadow_fraction):
-            self._shadow.start(lambda r: self._call(state, "candidate", r), rows, request_id, result)
-        headers.update(
-            {"X-Model-Version": result.model_version, "X-Variant": variant, "X-Driftline-Request-Id": request_id}
-        )
+        chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
+        try:
+            answered = await self._model.serve(state, chosen, rows, request_id, client_id)
+        except ChampionFailed as failed:
+            return error(504 if failed.timed_out else 503, "model_timeout" if failed.timed_out else "model_unavailable",
+                         str(failed))  # fmt: skip
+        result, variant = answered.result, answered.variant.value
+        headers = {"X-Model-Version": result.model_version, "X-Variant": variant, "X-Driftline-Request-Id": request_id}
+        if answered.fallback:
+            headers["X-Fallback"] = "candidate-unavailable"
         body = {
             "request_id": request_id,
             "client_request_id": client_id,
@@ -287,7 +160,7 @@ class Router:
         try:
             state = await self._state()
             body = await read_json(request, self._max_body)
-            schema = await self._get_schema(state)
+            schema = await self._model.schema(state)
             items, single = parse_feedback(body, schema.classes, regression=schema.is_regression)
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
@@ -300,18 +173,13 @@ class Router:
         }
         accepted = [item for index, item in enumerate(items) if index not in refused]
         try:
-            await self._flush(wait=True)  # our buffered predictions must be in the writer's index before labels join
+            await self._log.flush(wait=True)  # our buffered predictions must be in the writer's index before labels
             judged = iter(await self._writer.feedback.remote(accepted, time.time()) if accepted else [])
         except Exception as exc:  # the writer is unreachable (e.g. its replica died): retry; a retry is idempotent
             return error(503, "unavailable", f"The label log cannot be reached ({type(exc).__name__}); retry.")
         outcomes = [refused[index] if index in refused else next(judged) for index in range(len(items))]
-        versions = {"champion": state.traffic.champion_version, "candidate": state.traffic.candidate_version}
-        for outcome in outcomes:
-            for scored in outcome.get("scored", ()):
-                # A label counts for the rollout only while the version that answered still holds its variant.
-                if versions.get(scored["variant"]) == scored["model_version"]:
-                    abs_error = scored.get("abs_error") if schema.is_regression else None
-                    self._window.label(scored["variant"], scored["correct"], abs_error)
+        scored = [score for outcome in outcomes for score in outcome.get("scored", ())]
+        self._model.labelled(state, scored, schema.is_regression)
         if single:
             outcome = outcomes[0]
             status = FeedbackStatus(outcome["status"]).http_status
@@ -325,20 +193,16 @@ class Router:
     @api.get("/healthz", summary="Liveness and the versions being served")
     async def healthz(self) -> dict[str, Any]:
         state = await self._state()
-        info = await self._slots[state.champion_slot].info.remote()
-        health = {"status": "ok", "champion_version": info["version"], "mode": state.traffic.mode.value}
-        if state.traffic.candidate_version is not None:
-            try:
-                candidate = await self._slots[state.candidate_slot].info.remote()
-                health["candidate_loaded"] = candidate["version"]
-            except Exception:
-                health["candidate_loaded"] = None
+        health = {"status": "ok", "champion_version": state.traffic.champion_version, "mode": state.traffic.mode.value}
+        health.update(await self._model.placement.health(state))
+        if not health["champion_loaded"]:  # requests answer 503 until it is
+            health["status"] = "degraded"
         logs = await self._writer.health.remote()
         health["logs"] = logs
         if logs["status"] != "ok":  # serving still answers; labels or log rows may be refused until it recovers
             health["status"] = "degraded"
-        if self._state_problem:  # serving still answers, from the last state it read
-            health["status"], health["state"] = "degraded", self._state_problem
+        if self._model.state_problem:  # serving still answers, from the last state it read
+            health["status"], health["state"] = "degraded", self._model.state_problem
         return health
 
     @api.get("/rollout", summary="Rollout state, serving state and the transition history (open to read)")
@@ -385,8 +249,8 @@ class Router:
             return error(503, "state_unavailable", str(cause(err)))
         except DriftlineError as err:
             return error(422, "invalid_rollout", str(cause(err)))
-        await self._state()
-        self._loaded_at = 0.0  # re-read serving state on the next request
+        with contextlib.suppress(Exception):  # re-read the serving state now (else at the next poll)
+            await self._model.refresh()
         return JSONResponse(result)
 
     @api.post("/rollout", summary="Start a rollout (admin): a RolloutSpec {mode, candidate_version, ...}")
@@ -415,11 +279,11 @@ class Router:
     @api.get("/openapi.json", include_in_schema=False)
     async def openapi(self) -> JSONResponse:
         """The OpenAPI document with the served model's features, types and classes (see ``openapi.py``)."""
-        if self._openapi is None:
-            schema = await self._get_schema(await self._state())
+        schema = await self._model.schema(await self._state())
+        if self._openapi is None or self._openapi[0] is not schema:  # it describes the champion's schema
             base = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
-            self._openapi = serving_openapi(base, schema, max_rows=self._max_rows)
-        return JSONResponse(self._openapi)
+            self._openapi = (schema, serving_openapi(base, schema, max_rows=self._max_rows))
+        return JSONResponse(self._openapi[1])
 
     @api.get("/docs", include_in_schema=False)
     async def docs(self, request: Request) -> HTMLResponse:
@@ -427,4 +291,4 @@ class Router:
 
     async def __del__(self) -> None:
         with contextlib.suppress(Exception):  # the writer may be going away too: what it cannot take is lost anyway
-            await asyncio.wait_for(self._flush(wait=True), self._timeout)
+            await asyncio.wait_for(self._log.flush(wait=True), self._timeout)

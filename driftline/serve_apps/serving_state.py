@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from driftline.core.errors import ConfigError
+from driftline.core.records import Variant
 from driftline.core.state_db import StateDB, state_db_at
 from driftline.rollout.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
@@ -41,6 +42,13 @@ class ServingState:
     @property
     def candidate_slot(self) -> str:
         return "b" if self.champion_slot == "a" else "a"
+
+    def slot_for(self, variant: Variant) -> str:
+        return self.champion_slot if variant is Variant.CHAMPION else self.candidate_slot
+
+    def version_for(self, variant: Variant) -> str | None:
+        traffic = self.traffic
+        return traffic.champion_version if variant is Variant.CHAMPION else traffic.candidate_version
 
     def slot_of(self, version: str | None) -> str | None:
         return next((s for s in SLOTS if version is not None and self.slots.get(s) == version), None)

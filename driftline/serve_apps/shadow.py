@@ -12,9 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from driftline.serve_apps.metrics import RouterMetrics
-from driftline.serve_apps.model_deployment import ModelNotReady
-from driftline.serve_apps.window import TrafficWindow
+from driftline.core.records import Role, Variant
+from driftline.serve_apps.model_host import ModelNotReady
+from driftline.serve_apps.outcomes import Outcomes
 
 __all__ = ["ShadowMirror"]
 
@@ -25,40 +25,43 @@ ShadowLog = Callable[[list[dict[str, Any]], str, Any, float], None]
 class ShadowMirror:
     """``start(call, rows, request_id, served)`` mirrors one request; returns at once."""
 
-    def __init__(
-        self, timeout_s: float, max_in_flight: int, window: TrafficWindow, metrics: RouterMetrics, log: ShadowLog
-    ) -> None:
+    def __init__(self, timeout_s: float, max_in_flight: int, outcomes: Outcomes, log: ShadowLog) -> None:
         self._timeout, self._limit = timeout_s, max_in_flight
-        self._window, self._metrics, self._log = window, metrics, log
+        self._outcomes, self._log = outcomes, log
         self.in_flight = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, call: CandidateCall, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
+    def start(
+        self, call: CandidateCall, version: str | None, rows: list[dict[str, Any]], request_id: str, served: Any
+    ) -> None:
+        """Mirror ``rows`` to the candidate (``version``) with ``call``; ``served`` is the champion's answer."""
         if self.in_flight >= self._limit:
-            self._metrics.shadow_skipped()
+            self._outcomes.shadow_skipped()
             return
         self.in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._mirror(call, rows, request_id, served))
+        task = asyncio.get_running_loop().create_task(self._mirror(call, version, rows, request_id, served))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _mirror(self, call: CandidateCall, rows: list[dict[str, Any]], request_id: str, served: Any) -> None:
+    async def _mirror(
+        self, call: CandidateCall, version: str | None, rows: list[dict[str, Any]], request_id: str, served: Any
+    ) -> None:
         started = time.perf_counter()
         try:
             result = await asyncio.wait_for(call(rows), self._timeout)
         except ModelNotReady:
-            self._metrics.shadow_skipped()
+            self._outcomes.shadow_skipped()
             return
         except Exception:  # a timeout or a candidate failure stays off the user's path; it is counted
-            self._window.record("candidate", time.perf_counter() - started, error=True)
-            self._metrics.observe("candidate", "shadow", time.perf_counter() - started, error=True)
+            latency = time.perf_counter() - started
+            self._outcomes.answered(Variant.CANDIDATE, Role.SHADOW, version, latency, error=True)
             return
         finally:
             self.in_flight -= 1
         latency = time.perf_counter() - started
         agreed = sum(_agree(a, b) for a, b in zip(result.predictions, served.predictions, strict=True))
-        self._window.record("candidate", latency, compared=len(result.predictions), agreed=agreed)
-        self._metrics.observe("candidate", "shadow", latency)
+        compared = len(result.predictions)
+        self._outcomes.answered(Variant.CANDIDATE, Role.SHADOW, version, latency, compared=compared, agreed=agreed)
         self._log(rows, request_id, result, latency)
 
 

@@ -20,26 +20,17 @@ from typing import Any
 
 import pytest
 
+from driftline.core.records import PredictionRecord
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
+from tests.log_records import answer
 
 T0 = float(int(time.time() // 3600 * 3600) - 6 * 3600)  # six hours ago, on the hour: inside the index window
 
 
-def _record(request_id: str, row: int = 0, timestamp: float = T0, prediction: int = 1) -> dict[str, Any]:
-    return {
-        "request_id": request_id,
-        "row": row,
-        "timestamp": timestamp,
-        "model_name": "m",
-        "model_version": "1",
-        "variant": "champion",
-        "role": "served",
-        "x0": 0.5,
-        "prediction": prediction,
-        "probabilities": [0.2, 0.8],
-        "latency_ms": 1.0,
-    }
+def _record(request_id: str, row: int = 0, timestamp: float = T0, prediction: int = 1) -> PredictionRecord:
+    """Row ``row`` of a request: its rows from 0 (a record always starts at row 0) answered alike."""
+    return answer(request_id, rows=row + 1, when=timestamp, prediction=prediction)
 
 
 def _keys(root: Path, log: str) -> list[tuple[str, int]]:
@@ -55,7 +46,7 @@ def test_an_accepted_label_survives_sigkill_of_the_writer(tmp_path: Path) -> Non
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_log_durability import _record
         writer = LogWriter({str(tmp_path)!r}, flush_rows=100_000, flush_seconds=3600)
-        writer.append([_record(f"r{{i}}", row) for i in range(50) for row in (0, 1)])
+        writer.append([_record(f"r{{i}}", row=1) for i in range(50)])
         outcomes = writer.feedback([{{"request_id": f"r{{i}}", "row": 1, "label": 1}} for i in range(50)], {T0})
         assert all(o["status"] == "accepted" for o in outcomes), outcomes
         print("ACK", flush=True)
@@ -191,7 +182,7 @@ def test_an_unreadable_file_is_quarantined_and_the_rest_still_loads(tmp_path: Pa
 def test_a_restart_reads_only_the_index_window(tmp_path: Path) -> None:
     old = T0 - 30 * 86_400.0
     sink = ParquetSink(tmp_path)
-    sink.write(PREDICTIONS, [_record("old", timestamp=old), _record("new", timestamp=T0)])
+    sink.write(PREDICTIONS, [*_record("old", timestamp=old).rows(), *_record("new", timestamp=T0).rows()])
     writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600, window_hours=48)
     assert writer.feedback([{"request_id": "new", "row": 0, "label": 1}], T0)[0]["status"] == "accepted"
     assert writer.feedback([{"request_id": "old", "row": 0, "label": 1}], T0)[0]["status"] == "unknown_request_id"

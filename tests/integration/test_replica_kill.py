@@ -30,7 +30,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,6 +45,7 @@ from driftline.monitors.drift_job import run_drift_job
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from tests.integration.replicas import live_replica, wait_replaced
+from tests.log_records import answer
 
 pytestmark = pytest.mark.integration
 
@@ -349,11 +349,7 @@ def test_a_batch_sent_again_after_a_lost_answer_is_logged_once(tmp_path: Path) -
     """A router sends a batch again when the writer died before answering: by then the batch may be buffered, on
     disk, or (its buffer died) nowhere. Each row ends up logged exactly once."""
     now = time.time()
-    batch = [
-        {"request_id": f"r{i}", "row": row, "timestamp": now, "model_name": "m", "model_version": "1",
-         "variant": "champion", "role": role, "x0": 0.5, "prediction": 1, "probabilities": [0.2, 0.8]}
-        for i in range(20) for row in (0, 1) for role in ("served", "shadow")
-    ]  # fmt: skip
+    batch = [answer(f"r{i}", rows=2, when=now, role=role) for i in range(20) for role in ("served", "shadow")]
     writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600)
     assert writer.append(batch) == 80 and writer.append(batch[:10]) == 0  # still buffered
     writer.flush()
@@ -366,7 +362,7 @@ def test_a_batch_sent_again_after_a_lost_answer_is_logged_once(tmp_path: Path) -
 
 
 def test_a_router_keeps_its_rows_until_the_writer_has_them() -> None:
-    """The router's log buffer with a stand-in writer, step by step (the timing the load above hits by chance).
+    """A router's log buffer with a stand-in writer, step by step (the timing the load above hits by chance).
 
     An append that dies with the writer's replica puts its rows back for the next flush; a ``/feedback`` call with
     no rows of its own still waits for the pump's append in flight, so its label never reaches the writer before
@@ -374,11 +370,10 @@ def test_a_router_keeps_its_rows_until_the_writer_has_them() -> None:
     """
     from ray.exceptions import ActorDiedError
 
-    from driftline.serve_apps.router import Router
-    from driftline.serve_apps.window import TrafficWindow
+    from driftline.serve_apps.log_buffer import LogBuffer
 
     async def scenario() -> None:
-        held: list[dict[str, Any]] = []
+        held: list[Any] = []
         calls, gate = [], asyncio.Event()
 
         async def append(records: list[dict[str, Any]]) -> None:
@@ -388,21 +383,18 @@ def test_a_router_keeps_its_rows_until_the_writer_has_them() -> None:
             await gate.wait()  # the next call is in flight until the gate opens
             held.extend(records)
 
-        first, second = {"request_id": "a", "row": 0}, {"request_id": "b", "row": 0}
-        writer = SimpleNamespace(append=SimpleNamespace(remote=append))
-        router = SimpleNamespace(_records=[first], _appends=set(), _window=TrafficWindow(), _writer=writer)
-        router._append = partial(Router._append, router)  # the router's own methods, on just its buffer's state
-        router._append_done = partial(Router._append_done, router)
-        flush = partial(Router._flush, router)
+        first, second = answer("a"), answer("b")
+        buffer = LogBuffer(SimpleNamespace(append=SimpleNamespace(remote=append)))
+        buffer.add(first)
 
-        await flush()  # the pump
-        await asyncio.gather(*router._appends, return_exceptions=True)
-        assert router._records == [first]  # put back, not dropped
-        router._records.append(second)
-        await flush()  # the pump again: both rows in flight
+        await buffer.flush()  # the pump
+        await asyncio.gather(*buffer._appends, return_exceptions=True)
+        assert buffer._records == [first]  # put back, not dropped
+        buffer.add(second)
+        await buffer.flush()  # the pump again: both rows in flight
         await asyncio.sleep(0)  # the append task starts
-        assert router._records == [] and calls == [1, 2]
-        feedback = asyncio.get_running_loop().create_task(flush(wait=True))
+        assert len(buffer) == 0 and calls == [1, 2]
+        feedback = asyncio.get_running_loop().create_task(buffer.flush(wait=True))
         await asyncio.sleep(0.1)
         assert not feedback.done(), "a label went to the writer while its prediction was still in flight"
         gate.set()

@@ -13,19 +13,16 @@ from typing import Any
 
 import pytest
 
+from driftline.core.records import PredictionRecord
 from driftline.serve_apps.label_index import IndexedAnswers, LabelIndex
 from driftline.serve_apps.log_writer import LogWriter
 from driftline.serve_apps.prediction_log import FEEDBACK, ParquetSink
 from driftline.serve_apps.request_ids import issued_at, new_request_id
+from tests.log_records import answer
 
 
-def _records(request_id: str, rows: int, when: float, role: str = "served") -> list[dict[str, Any]]:
-    return [
-        {"request_id": request_id, "row": row, "timestamp": when, "model_name": "m", "model_version": "1",
-         "variant": "champion" if role == "served" else "candidate", "role": role, "x0": 0.5,
-         "prediction": "yes", "probabilities": [0.2, 0.8], "latency_ms": 1.0}
-        for row in range(rows)
-    ]  # fmt: skip
+def _records(request_id: str, rows: int, when: float, role: str = "served") -> list[PredictionRecord]:
+    return [answer(request_id, rows, when, role, prediction="yes")]
 
 
 def _status(writer: LogWriter, request_id: str, label: Any = "yes", row: int = 0, now: float | None = None) -> str:
@@ -121,11 +118,10 @@ def test_a_batch_request_is_one_run_and_each_row_is_labelled_alone(tmp_path: Pat
     writer = LogWriter(str(tmp_path), flush_rows=100_000, flush_seconds=3600)
     rid, now = new_request_id(time.time()), time.time()
     batch = _records(rid, 1_000, now)
-    for row, record in enumerate(batch):
-        record["prediction"] = "yes" if row % 3 else "no"
+    batch[0].predictions[:] = ["yes" if row % 3 else "no" for row in range(1_000)]
     assert writer.append(batch) == 1_000 and writer.append(batch) == 0
     writer.flush()
-    assert writer.append(batch[:500]) == 0 and writer._index.rows() == 1
+    assert writer.append(batch) == 0 and writer._index.rows() == 1
     assert writer._pending == {}  # nothing of it left in memory once indexed, resent or not
     for row in (0, 1, 999):
         scored = writer.feedback([{"request_id": rid, "row": row, "label": "yes"}], now)[0]["scored"]

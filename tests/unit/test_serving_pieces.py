@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from driftline.core.records import PredictionRecord
 from driftline.rollout.traffic import TrafficConfig, TrafficMode
 from driftline.serve_apps.admin import check_bearer
 from driftline.serve_apps.feedback import parse_feedback
@@ -15,6 +16,7 @@ from driftline.serve_apps.payload import PayloadError
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink, hour_partition
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 from driftline.serve_apps.window import TrafficWindow
+from tests.log_records import answer
 
 
 def test_promotion_flips_roles_without_reloading() -> None:
@@ -92,20 +94,8 @@ def test_window_drains_counters() -> None:
     assert window.empty()
 
 
-def _record(rid: str, role: str, variant: str, prediction: int) -> dict:
-    return {
-        "request_id": rid,
-        "row": 0,
-        "timestamp": time.time(),
-        "model_name": "m",
-        "model_version": "1",
-        "variant": variant,
-        "role": role,
-        "x0": 0.5,
-        "prediction": prediction,
-        "probabilities": [0.4, 0.6],
-        "latency_ms": 1.0,
-    }
+def _record(rid: str, role: str, variant: str, prediction: int) -> PredictionRecord:
+    return answer(rid, when=time.time(), role=role, variant=variant, prediction=prediction)
 
 
 def test_log_writer_joins_feedback_once_and_survives_restart(tmp_path: Path) -> None:
