@@ -9,8 +9,10 @@ applications behind one HTTP proxy on a free port:
 
 (a) ``/bare``: one FastAPI deployment that loads the same registered bundle and predicts in-process; it validates
     the body with the same ``parse_payload`` as the router, so the comparison isolates driftline's routing, the
-    extra hop to the model slot, the prediction log and the metrics.
-(b) ``/dl``: driftline's ``build_app`` (router -> slot_a/slot_b, log_writer, controller), champion only.
+    hop to the model slot (remote), the prediction log and the metrics.
+(b) ``/dl``: driftline's ``build_app`` (``--placement``, default inline: the router holds the models; remote:
+    router -> slot_a/slot_b), log_writer, controller, champion only.
+(r) ``/dlr``: the same app with placement remote (its own state and logs), champion only.
 (c) the same app during a canary held at 20% (steps [0.2, 1.0], step minimums too large to be reached).
 (d) the same app during a 100% shadow (min_requests too large to be reached); latency is the user-facing one.
 
@@ -19,7 +21,7 @@ closed-loop, single-row requests, from a separate process (``wrk`` when installe
 see ``_loadgen.py``). ``--rounds N`` (default 3) repeats a, b, c, d N times, each round in another order (the
 machine may be shared: interleaving spreads the noise over all variants); ratios are given per round and for the
 per-variant medians.
-Targets (#13): throughput (b)/(a) >= 1.0; shadow p99 / champion-only p99 <= 1.1; canary 20% p99 /
+Targets (#13, #20): throughput (b)/(a) >= 1.0 inline; shadow p99 / champion-only p99 <= 1.1; canary 20% p99 /
 champion-only p99 <= 1.05. The bare app gets the router's replica count, CPU reservation and max_ongoing_requests.
 
 Beside wall-clock figures, each measurement records the CPU seconds every process of this run's Ray cluster used
@@ -70,6 +72,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VARIANTS = {
     "a": "bare Serve app",
     "b": "driftline champion-only",
+    "r": "driftline champion-only, remote",
     "c": "driftline canary 20%",
     "d": "driftline shadow 100%",
     "p": "driftline champion-only, patched",
@@ -168,6 +171,8 @@ def _patched_app(cfg: Any, pythonpath: str) -> Any:
             num_replicas=model.num_replicas,
             max_ongoing_requests=model.max_ongoing_requests,
         ).bind(config, n, cfg.serve.poll_seconds)
+        if cfg.serve.placement.value == "remote"
+        else None
         for n in ("a", "b")
     ]
     writer = deployment(LogWriterReplica, "log_writer", 0, num_replicas=1, max_ongoing_requests=MAX_ONGOING_CALLS).bind(
@@ -474,8 +479,8 @@ def _round(
     open_rate = 0.0  # set from (b)'s closed-loop throughput in this round
     order = args.variants if args.open_load > 0 else _order(args.variants, index)
     for variant in order:
-        if variant in ("a", "p"):
-            url = bare if variant == "a" else dl.replace("/dl", "/dlp")
+        if variant in ("a", "p", "r"):
+            url = {"a": bare, "p": dl.replace("/dl", "/dlp"), "r": dl.replace("/dl", "/dlr")}[variant]
             rows.append(row := _measure(variant, url, args, bodies, kind))
             rows += _sweep(variant, url, args, bodies, row)
         elif variant == "b":
@@ -519,7 +524,7 @@ def _median(rows: list[dict[str, Any]], variant: str, loop: str = "closed") -> d
     mine = [r for r in rows if r["variant"] == variant and r["loop"] == loop]
     if not mine:
         return None
-    keys = ("rps", "p50_ms", "p99_ms", "mean_ms", "errors", "server_cpu_ms_per_request")
+    keys = ("rps", "p50_ms", "p99_ms", "mean_ms", "errors", "server_cpu_ms_per_request", "loadavg_1m_before")
     parts = sorted({k for r in mine for k in r["cpu_ms_per_request"]})
     cpu = {k: statistics.median(r["cpu_ms_per_request"].get(k, 0.0) for r in mine) for k in parts}
     med = {k: statistics.median(r[k] for r in mine) for k in keys}
@@ -529,6 +534,8 @@ def _median(rows: list[dict[str, Any]], variant: str, loop: str = "closed") -> d
 def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     a, b, c, d, p = by.get("a"), by.get("b"), by.get("c"), by.get("d"), by.get("p")
     patched = {"throughput_p_over_a": p["rps"] / a["rps"] if a and p else None} if p else {}
+    if (r := by.get("r")) is not None:
+        patched["throughput_r_over_a"] = r["rps"] / a["rps"] if a else None
     if p and b:
         patched["server_cpu_p_over_b"] = p["server_cpu_ms_per_request"] / b["server_cpu_ms_per_request"]
     return {
@@ -547,14 +554,16 @@ def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| variant | requests/s | p50 ms | p99 ms | errors | server CPU ms/request | requests per server core-s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | requests/s | p50 ms | p99 ms | errors | server CPU ms/request | requests per server core-s "
+        "| load 1m |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         name = f"({r['variant']}) {VARIANTS[r['variant']]}"
         lines.append(
             f"| {name} | {r['rps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']:.0f} "
-            f"| {r['server_cpu_ms_per_request']:.2f} | {1000.0 / max(r['server_cpu_ms_per_request'], 1e-9):.0f} |"
+            f"| {r['server_cpu_ms_per_request']:.2f} | {1000.0 / max(r['server_cpu_ms_per_request'], 1e-9):.0f} "
+            f"| {r['loadavg_1m_before']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -693,7 +702,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each measurement")
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop connections")
     parser.add_argument("--rounds", type=int, default=3, help="repeat a, b, c, d this many times, in varied order")
-    parser.add_argument("--variants", default="abcd", help="subset of abcd, in order")
+    parser.add_argument("--variants", default="abrcd", help="subset of abrcd, in order")
+    parser.add_argument(
+        "--placement",
+        choices=("inline", "remote"),
+        default="inline",
+        help="the placement of the driftline app measured as (b), (c) and (d); (r) is always remote",
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
@@ -734,7 +749,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from driftline.train_jobs.champion import train_champion
 
     workdir = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
-    cfg = _config(workdir)
+    cfg = _config(workdir).with_overrides(**{"serve.placement": args.placement})
     started = time.perf_counter()
     # address="local": always a fresh cluster of our own, never one another process on this machine started
     try:
@@ -746,6 +761,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(_bare_app(cfg), name="bare", route_prefix="/bare")
         serve.run(build_app(cfg), name="driftline", route_prefix="/dl")
+        if "r" in args.variants:  # the same app, its models in slot deployments (its own state and logs)
+            remote = {"workdir": str(workdir / "remote"), "mlflow.tracking_uri": cfg.tracking_uri}
+            remote_cfg = cfg.with_overrides(**remote, **{"serve.placement": "remote"})
+            serve.run(build_app(remote_cfg), name="driftline-remote", route_prefix="/dlr")
         if args.patched_code:
             patched_cfg = cfg.with_overrides(
                 **{"workdir": str(workdir / "patched"), "mlflow.tracking_uri": cfg.tracking_uri}
@@ -756,6 +775,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bare, dl = f"http://127.0.0.1:{port}/bare", f"http://127.0.0.1:{port}/dl"
         bodies = _bodies(cfg)
         _check_same_model(bare, dl, bodies)
+        if "r" in args.variants:
+            _check_same_model(bare, dl.replace("/dl", "/dlr"), bodies)
         if args.patched_code:
             _check_same_model(bare, dl.replace("/dl", "/dlp"), bodies)
         print(

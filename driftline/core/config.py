@@ -248,7 +248,7 @@ class DeploymentResources(StrictModel):
 
 
 class ModelBatching(StrictModel):
-    """Concurrent requests to one model replica are answered as one batch (Ray Serve's ``@serve.batch``)."""
+    """Concurrent requests to one model version are answered as one batch (``serve_apps/micro_batch.py``)."""
 
     max_batch_size: int = Field(default=16, ge=1, description="Most requests in one model call (1 turns it off).")
     wait_seconds: float = Field(

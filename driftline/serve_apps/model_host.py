@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ray import serve
 
 from driftline.core.config import DriftlineConfig
 from driftline.core.errors import ServingError
 from driftline.datasets.schema import DatasetSchema
 from driftline.model.bundle import ModelBundle
+from driftline.serve_apps.micro_batch import MicroBatcher
 
 __all__ = [
     "FAULT_DELAY_TAG",
@@ -93,11 +93,9 @@ class ModelHost:
         torch.set_num_threads(1)  # many small replicas share the cores; intra-op threads would only fight
         self._cfg = cfg
         self._models: dict[str, LoadedModel] = {}
+        self._batchers: dict[str, MicroBatcher[_Call, Prediction]] = {}  # one per version: none holds up another
         self.load_error: str | None = None  # why the last load failed, if it did (the held versions still answer)
         self._random = random.Random()
-        batching = cfg.serve.batching
-        self._predict_batch.set_max_batch_size(batching.max_batch_size)  # type: ignore[attr-defined]
-        self._predict_batch.set_batch_wait_timeout_s(batching.wait_seconds)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ which versions are held
     @property
@@ -116,6 +114,12 @@ class ModelHost:
                 models[version] = load_version(self._cfg, version)
             except Exception as exc:  # a corrupt artifact, MLflow down: the versions held keep answering
                 problems.append(f"version {version}: {type(exc).__name__}: {exc}")
+        batching = self._cfg.serve.batching
+        self._batchers = {
+            version: self._batchers.get(version)
+            or MicroBatcher(self.answer, batching.max_batch_size, batching.wait_seconds, _delay(model))
+            for version, model in models.items()
+        }
         self._models = models
         self.load_error = "; ".join(problems) or None
 
@@ -132,19 +136,12 @@ class ModelHost:
 
     # ------------------------------------------------------------------ predictions
     async def predict(self, rows: pd.DataFrame | list[dict[str, Any]], version: str) -> Prediction:
-        """``version``'s answer for ``rows``; concurrent calls are answered together, one model call per version."""
+        """``version``'s answer for ``rows``; concurrent calls for one version are answered by one model call."""
         self.model(version)  # fail fast, before joining a batch
-        answer = await self._predict_batch((rows, version))
-        if isinstance(answer, Exception):  # this call's own failure, not its batch's
-            raise answer
-        return answer
-
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)  # sizes from config: set in __init__
-    async def _predict_batch(self, calls: list[_Call]) -> list[Prediction | Exception]:
-        delays = [m.fault_delay for m in map(self._models.get, {v for _, v in calls}) if m is not None]
-        if any(delays):  # game day: the batch answers late, without blocking the event loop
-            await asyncio.sleep(max(delays))
-        return await asyncio.to_thread(self.answer, calls)  # off the loop: the next batch forms meanwhile
+        batcher = self._batchers.get(version)
+        if batcher is None:  # swapped out just now
+            raise ModelNotReady(f"Version {version} is not loaded here.", "Retry shortly.")
+        return await batcher.submit((rows, version))
 
     def answer(self, calls: list[_Call]) -> list[Prediction | Exception]:
         """One model call per version for the calls that expect a version held; an error for each other call."""
@@ -173,6 +170,17 @@ class ModelHost:
                 answers[index] = Prediction(labels[start:end], probabilities[start:end], version)
                 start = end
         return answers
+
+
+def _delay(model: LoadedModel) -> Any:
+    """Game day: a version tagged with a fault delay answers every batch that much late (the loop stays free)."""
+    if not model.fault_delay:
+        return None
+
+    async def wait() -> None:
+        await asyncio.sleep(model.fault_delay)
+
+    return wait
 
 
 def _predict(model: LoadedModel, batch: pd.DataFrame) -> tuple[list[Any], list[list[float]]]:

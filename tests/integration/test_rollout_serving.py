@@ -14,7 +14,7 @@ import pytest
 from driftline.datasets import load_stream
 from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.serve_apps.assignment import assign_variant
-from driftline.serve_apps.model_deployment import FAULT_DELAY_TAG, FAULT_RATE_TAG
+from driftline.serve_apps.model_host import FAULT_DELAY_TAG, FAULT_RATE_TAG
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.train_jobs.local_executor import fit_local
 from driftline.train_jobs.loop import LoopConfig
@@ -46,9 +46,10 @@ def give_back_the_champion(rcfg, champion) -> None:
     registry.delete_alias("candidate")
 
 
-@pytest.fixture(scope="module")
-def rcfg(cfg, champion):
-    rcfg = module_config(cfg, "rollout-tests")
+@pytest.fixture(scope="module", params=["inline", "remote"])
+def rcfg(cfg, champion, request):
+    """The whole suite runs in both placements: the modes, faults and promises mean the same in each."""
+    rcfg = module_config(cfg, f"rollout-tests-{request.param}", **{"serve.placement": request.param})
     yield rcfg
     give_back_the_champion(rcfg, champion)
 
@@ -78,15 +79,20 @@ def _register(rcfg, champion, tags: dict[str, str], epochs: int) -> str:
     return version.version
 
 
+def _app_name(rcfg) -> str:
+    return f"rollout-{rcfg.serve.placement.value}"
+
+
 @pytest.fixture(scope="module")
 def app_url(rcfg, champion, serve_port):
     from ray import serve
 
     from driftline.serve_apps.app import build_app
 
-    serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
-    yield f"http://127.0.0.1:{serve_port}/ro"
-    serve.delete("rollout")
+    name = _app_name(rcfg)
+    serve.run(build_app(rcfg), name=name, route_prefix=f"/{name}")
+    yield f"http://127.0.0.1:{serve_port}/{name}"
+    serve.delete(name)
 
 
 def _wait_phase(url: str, phases: set[str], timeout: float = 60.0) -> dict:
@@ -358,8 +364,9 @@ def test_a_restarted_app_resumes_the_rollout_where_it_was(rcfg, champion, app_ur
             send(5)  # some traffic at step 2, fewer candidate requests than its check needs
         before = _settled(app_url)
         assert before["rollout"]["step_index"] == 1 and before["rollout"]["candidate"]["requests"] > 0, before
-        serve.delete("rollout")  # router, controller, slots and log writer all go away
-        serve.run(build_app(rcfg), name="rollout", route_prefix="/ro")
+        name = _app_name(rcfg)
+        serve.delete(name)  # router, controller, slots (if remote) and log writer all go away
+        serve.run(build_app(rcfg), name=name, route_prefix=f"/{name}")
         after = httpx.get(f"{app_url}/rollout").json()
         assert after["rollout"]["phase"] == "CANARY"
         assert after["rollout"]["rollout_id"] == before["rollout"]["rollout_id"]
