@@ -21,6 +21,7 @@ from driftline.core.strict import StrictModel
 
 __all__ = [
     "ELEC2_PATH_ENV",
+    "MODEL_NAME_PATTERN",
     "REPO_ROOT",
     "STATE_URL_ENV",
     "TRACKING_URI_ENV",
@@ -37,12 +38,15 @@ __all__ = [
     "Placement",
     "RayConfig",
     "ServeConfig",
+    "ServedModel",
     "StateConfig",
     "Task",
     "TrainConfig",
 ]
 
 WORKDIR_ENV = "DRIFTLINE_WORKDIR"
+# A model's name is part of every key of its state (``m/<name>/rollout``) and of its URLs: short and URL-safe.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$"
 ELEC2_PATH_ENV = "DRIFTLINE_ELEC2_PATH"
 TRACKING_URI_ENV = "DRIFTLINE_MLFLOW_TRACKING_URI"
 STATE_URL_ENV = "DRIFTLINE_STATE_URL"
@@ -71,7 +75,11 @@ class MlflowConfig(StrictModel):
     )
     registry_uri: str | None = Field(default=None, description="Model registry URI; null means the tracking URI.")
     experiment: str = Field(default="driftline", min_length=1, description="MLflow experiment for driftline runs.")
-    model_name: str = Field(default="driftline-model", min_length=1, description="Registered model name.")
+    model_name: str = Field(
+        default="driftline-model",
+        pattern=MODEL_NAME_PATTERN,
+        description="Registered model name (1-48 letters, digits, '_', '.', '-': it keys the model's state).",
+    )
 
 
 class StateConfig(StrictModel):
@@ -263,6 +271,21 @@ class Placement(str, Enum):
     REMOTE = "remote"  # slot deployments behind the ingress: large models, GPUs, a candidate scaled on its own
 
 
+class ServedModel(StrictModel):
+    """One model of an application: its name in URLs (``/models/{name}/predict``), the registered model it serves
+    (default: the same name) and where its versions run (default: ``serve.placement``)."""
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN, description="The model's name in URLs, logs and metrics.")
+    registered_model: str | None = Field(
+        default=None, pattern=MODEL_NAME_PATTERN, description="Registered MLflow model; default: name."
+    )
+    placement: Placement | None = Field(default=None, description="inline or remote; default: serve.placement.")
+
+    @property
+    def registered(self) -> str:
+        return self.registered_model or self.name
+
+
 class ServeConfig(StrictModel):
     host: str = Field(default="127.0.0.1", description="HTTP host the Serve proxy binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
@@ -280,6 +303,13 @@ class ServeConfig(StrictModel):
         description=(
             "inline: the ingress replicas hold the champion and candidate (no second hop); remote: slot deployments "
             "sized by serve.model serve them."
+        ),
+    )
+    models: list[ServedModel] = Field(
+        default_factory=list,
+        description=(
+            "The models this application serves, each at /models/{name}/... (and the v2 protocol's "
+            "/v2/models/{name}/...); empty: the one model mlflow.model_name, also at /predict and /feedback."
         ),
     )
     router: DeploymentResources = Field(default_factory=DeploymentResources)
@@ -310,6 +340,17 @@ class ServeConfig(StrictModel):
             "NFS; a writer started on another node rebuilds the index from the window's logs."
         ),
     )
+
+    @model_validator(mode="after")
+    def _models_distinct(self) -> ServeConfig:
+        for what, values in (
+            ("name", [m.name for m in self.models]),
+            ("registered model", [m.registered for m in self.models]),
+        ):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"serve.models: the {what} {', '.join(twice)} appears more than once; each model once")
+        return self
 
     @model_validator(mode="after")
     def _batches_fit(self) -> ServeConfig:
@@ -362,6 +403,18 @@ class DriftlineConfig(StrictModel):
     @property
     def artifact_root(self) -> Path:
         return self.workdir_path / "artifacts"
+
+    def served_models(self) -> list[ServedModel]:
+        """The models the Serve application serves, each with its placement resolved."""
+        models = self.serve.models or [ServedModel(name=self.mlflow.model_name)]
+        return [m.model_copy(update={"placement": m.placement or self.serve.placement}) for m in models]
+
+    def for_model(self, model: ServedModel) -> DriftlineConfig:
+        """This config seen from one served model: ``mlflow.model_name`` is its registered model (the registry, the
+        state and the logs of that view are the model's own)."""
+        if model.registered == self.mlflow.model_name:
+            return self
+        return self.model_copy(update={"mlflow": self.mlflow.model_copy(update={"model_name": model.registered})})
 
     def with_overrides(self, **changes: Any) -> DriftlineConfig:
         """Return a copy with dotted-path overrides applied and validated, e.g. ``{"serve.port": 0}``."""

@@ -20,15 +20,28 @@ Document(revision=1, body={'phase': 'canary'})
 Traceback (most recent call last):
 ...
 driftline.core.state_db.StaleWrite: 'rollout' is at revision 1, the write expected revision 0.
+>>> db.put("rollout", {"phase": "aborted"}, expected_revision=1)
+2
 >>> [e["to"] for e in db.events("transitions")]
 ['canary']
+
+Every model keeps its state apart: :meth:`StateDB.for_model` is a view whose names are the model's own, so one
+database (one Postgres for a cluster) serves many models, and a rollout of one never touches another's:
+
+>>> churn = db.for_model("churn")
+>>> churn.get("rollout") is None, churn.put("rollout", {"phase": "shadow"}, expected_revision=0)
+(True, 1)
+>>> db.get("rollout").body, db.get("m/churn/rollout").body
+({'phase': 'aborted'}, {'phase': 'shadow'})
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -55,11 +68,23 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from driftline.core.config import MODEL_NAME_PATTERN, DriftlineConfig
 from driftline.core.errors import DriftlineError
 
-__all__ = ["STATE_DB_FILE", "Document", "StaleWrite", "StateDB", "StateStoreError", "sqlite_url", "state_db_at"]
+__all__ = [
+    "STATE_DB_FILE",
+    "Document",
+    "StaleWrite",
+    "StateDB",
+    "StateStoreError",
+    "model_state",
+    "sqlite_url",
+    "state_db_at",
+]
 
 STATE_DB_FILE = "driftline.db"
+_UNSCOPED_DOCUMENTS = ("rollout", "rollout.corrupt", "serving", "loop")  # written before state was per model
+_UNSCOPED_STREAMS = ("transitions", "timeline")
 _log = logging.getLogger(__name__)
 
 _metadata = MetaData()
@@ -160,6 +185,7 @@ class StateDB:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.prefix = ""  # the model's own names start with it (see for_model)
         try:
             self._engine = _engine(url)
         except OperationalError as exc:
@@ -172,8 +198,38 @@ class StateDB:
         head, _, tail = self.url.rpartition("@")
         return f"{head.split('://')[0]}://***@{tail}" if head else self.url
 
+    def for_model(self, model: str) -> StateDB:
+        """A view of this database in which every document and stream is ``model``'s own (``m/<model>/<name>``)."""
+        if not re.match(MODEL_NAME_PATTERN, model):
+            raise StateStoreError(
+                f"Model name {model!r} cannot name state: it must be 1-48 letters, digits, '_', '.' or '-', starting "
+                "with a letter or digit.",
+                "Rename the model in the config (mlflow.model_name, or serve.models[].registered_model).",
+            )
+        view = copy.copy(self)
+        view.prefix = f"m/{model}/"
+        return view
+
+    def adopt_unscoped(self) -> bool:
+        """Move the state written before it was per model (``rollout``, ``serving``, ``loop``, ``transitions``,
+        ``timeline``) under this view's model, once, in one transaction; True when there was something to move.
+        Only when this model has no state of its own yet: an app that served one model keeps its rollout."""
+        if not self.prefix:
+            return False
+        with self._engine.begin() as conn:
+            own = conn.execute(select(_documents.c.name).where(_documents.c.name.startswith(self.prefix))).first()
+            old = conn.execute(select(_documents.c.name).where(_documents.c.name.in_(_UNSCOPED_DOCUMENTS))).first()
+            if own is not None or old is None:
+                return False
+            for name in _UNSCOPED_DOCUMENTS:
+                conn.execute(update(_documents).where(_documents.c.name == name).values(name=self.prefix + name))
+            for stream in _UNSCOPED_STREAMS:
+                conn.execute(update(_events).where(_events.c.stream == stream).values(stream=self.prefix + stream))
+        return True
+
     def get(self, name: str) -> Document | None:
         """The document's revision and body, or None when it was never written."""
+        name = self.prefix + name
         with self._connect() as conn:
             row = conn.execute(
                 select(_documents.c.revision, _documents.c.body).where(_documents.c.name == name)
@@ -192,6 +248,7 @@ class StateDB:
 
         ``events`` are appended in the same transaction. Raises :class:`StaleWrite` when another writer won.
         """
+        name = self.prefix + name
         text = json.dumps(dict(body), separators=(",", ":"), default=str)
         now = time.time()
         try:
@@ -223,6 +280,7 @@ class StateDB:
 
     def events(self, stream: str, last: int | None = None) -> list[dict[str, Any]]:
         """The stream's events, oldest first (the newest ``last`` of them when given)."""
+        stream = self.prefix + stream
         query = select(_events.c.body).where(_events.c.stream == stream).order_by(_events.c.id.desc())
         if last:
             query = query.limit(last)
@@ -231,10 +289,12 @@ class StateDB:
         return [json.loads(b) for b in reversed(bodies)]
 
     def count(self, stream: str) -> int:
+        stream = self.prefix + stream
         with self._connect() as conn:
             return int(conn.execute(select(func.count()).where(_events.c.stream == stream)).scalar_one())
 
     def delete(self, name: str) -> None:
+        name = self.prefix + name
         with self._engine.begin() as conn:
             conn.execute(_documents.delete().where(_documents.c.name == name))
 
@@ -246,17 +306,18 @@ class StateDB:
         except OperationalError as exc:
             raise self._unavailable(exc) from None
 
-    @staticmethod
-    def _append(conn: Any, events: Iterable[tuple[str, Mapping[str, Any]]], now: float) -> None:
+    def _append(self, conn: Any, events: Iterable[tuple[str, Mapping[str, Any]]], now: float) -> None:
         rows = [
-            {"stream": s, "body": json.dumps(dict(b), separators=(",", ":"), default=str), "at": now} for s, b in events
+            {"stream": self.prefix + s, "body": json.dumps(dict(b), separators=(",", ":"), default=str), "at": now}
+            for s, b in events
         ]
         if rows:
             conn.execute(insert(_events), rows)
 
     def _stale_message(self, conn: Any, name: str, expected: int) -> str:
+        """``name`` is the stored (prefixed) name."""
         if conn is None:
-            current = self.get(name)
+            current = self.get(name.removeprefix(self.prefix))
         else:
             row = conn.execute(select(_documents.c.revision).where(_documents.c.name == name)).first()
             current = None if row is None else Document(int(row.revision), {})
@@ -268,3 +329,8 @@ class StateDB:
             f"The state database {self._safe_url()} refused the operation: {exc.orig}.",
             "Check that the database server is up (or that the disk under the work folder has room) and retry.",
         )
+
+
+def model_state(cfg: DriftlineConfig) -> StateDB:
+    """The state of ``cfg``'s model (``mlflow.model_name``) in its state database (``cfg.state_url``)."""
+    return StateDB(cfg.state_url).for_model(cfg.mlflow.model_name)

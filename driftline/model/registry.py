@@ -190,14 +190,14 @@ class ModelRegistry:
         """Point ``alias`` at ``version``, then record the move and its ``reason`` on the timeline (MLflow keeps no
         history of aliases; ``driftline history`` reads this one)."""
         from driftline.core.alias_history import ALIAS_SET
-        from driftline.core.state_db import StateDB
+        from driftline.core.state_db import model_state
         from driftline.core.timeline import Timeline
 
         previous = self.alias_version(alias)
         self.client.set_registered_model_alias(self.name, alias, version)
         if previous != str(version):
             message = f"{self.name}@{alias} -> v{version}" + (f": {reason}" if reason else "")
-            Timeline(StateDB(self.cfg.state_url)).append(
+            Timeline(model_state(self.cfg)).append(
                 ALIAS_SET, message, alias=alias, version=str(version), previous=previous, model=self.name, reason=reason
             )
 

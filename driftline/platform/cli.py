@@ -245,11 +245,11 @@ def timeline(
     last: Annotated[int, typer.Option(help="Show only the last N events (0 = all).")] = 0,
 ) -> None:
     """Print the audit timeline: windows analysed, decisions, retrains, gates, rollout transitions."""
-    from driftline.core.state_db import StateDB
+    from driftline.core.state_db import model_state
     from driftline.core.timeline import Timeline
 
     cfg = _config(config, workdir)
-    for event in Timeline(StateDB(cfg.state_url)).read(last=last or None):
+    for event in Timeline(model_state(cfg)).read(last=last or None):
         stamp = datetime.fromtimestamp(event["time"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         console.print(f"{stamp} [cyan]{event['kind']:>18}[/] {event['message']}")
 

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from driftline.core.config import DriftlineConfig
 from driftline.core.config_loader import load_yaml_model
-from driftline.core.state_db import StateDB
+from driftline.core.state_db import model_state
 from driftline.core.strict import StrictModel
 from driftline.core.timeline import Timeline
 from driftline.platform.loop_state import LoopState, LoopStateStore
@@ -142,8 +142,8 @@ class ControlLoop:
         self.analyst = analyst or DriftJobAnalyst(cfg, loop_cfg.drift_file, loop_cfg.min_window_rows)
         self.labels = labels or LogLabels(cfg)
         self.jobs = jobs or TrainJobs(cfg, loop_cfg.retrain_file, loop_cfg.reweight_margin)
-        self.timeline = Timeline(StateDB(cfg.state_url))
-        self.store = LoopStateStore(StateDB(cfg.state_url))
+        self.timeline = Timeline(model_state(cfg))
+        self.store = LoopStateStore(model_state(cfg))
         self.policy_cfg = (
             load_yaml_model(loop_cfg.policy_file, PolicyConfig) if loop_cfg.policy_file else PolicyConfig()
         )

@@ -35,12 +35,12 @@ def history(
     """Which version was champion (or another alias) at a time, since when and why (MLflow keeps no alias history)."""
     from driftline.core.alias_history import history_answer, parse_time
     from driftline.core.config_loader import load_config
-    from driftline.core.state_db import StateDB
+    from driftline.core.state_db import model_state
     from driftline.core.timeline import Timeline
 
     cfg = load_config(config, workdir=workdir)
     when = parse_time(at) if at is not None else None
-    answer = history_answer(Timeline(StateDB(cfg.state_url)).read(), alias, when)
+    answer = history_answer(Timeline(model_state(cfg)).read(), alias, when)
     if when is not None:
         period = answer["period"]
         if period is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline.core.config import DriftlineConfig, Placement
+from driftline.core.config import DriftlineConfig, Placement, ServedModel
 from driftline.core.config_loader import load_config
 from driftline.core.paths import logs_dir
 from driftline.serve_apps.controller import Controller
@@ -33,14 +33,20 @@ def build_app(cfg: DriftlineConfig) -> Any:
     config["workdir"] = str(cfg.workdir_path)  # replicas run in other folders: a relative work folder would move
     model = cfg.serve.model
 
-    def slot(name: str) -> Any:
+    served = cfg.served_models()
+
+    def slot(served_model: ServedModel, name: str) -> Any:
+        """One of a remote model's two slot deployments (``slot_a``; ``<model>.slot_a`` when many are served)."""
+        prefix = f"{served_model.name}." if len(served) > 1 else ""
+        model_config = cfg.for_model(served_model).model_dump(mode="json")
+        model_config["workdir"] = config["workdir"]
         return serve.deployment(
             ModelReplica,
-            name=f"slot_{name}",
+            name=f"{prefix}slot_{name}",
             **model.replicas(),
             max_ongoing_requests=model.max_ongoing_requests,
             ray_actor_options={"num_cpus": model.num_cpus},
-        ).bind(config, name, cfg.serve.poll_seconds)
+        ).bind(model_config, name, cfg.serve.poll_seconds)
 
     writer = serve.deployment(
         LogWriterReplica,
@@ -65,9 +71,8 @@ def build_app(cfg: DriftlineConfig) -> Any:
         max_ongoing_requests=cfg.serve.router.max_ongoing_requests,
         ray_actor_options={"num_cpus": cfg.serve.router.num_cpus},
     )
-    if cfg.serve.placement is Placement.REMOTE:
-        return router.bind(slot("a"), slot("b"), writer, controller, config)
-    return router.bind(None, None, writer, controller, config)
+    slots = {m.name: (slot(m, "a"), slot(m, "b")) for m in served if m.placement is Placement.REMOTE}
+    return router.bind(slots, writer, controller, config)
 
 
 def app_builder(args: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""The rollout controller as a Serve deployment: the one writer of rollout and serving state.
+"""The rollout controller as a Serve deployment: the one writer of rollout and serving state, for every model.
 
 Routers push their per-variant counter windows here (``observe``); every ``tick_seconds`` an active rollout is
 stepped with what arrived since the last tick. Decisions are applied through two narrow adapters: the serving
@@ -15,8 +15,8 @@ from typing import Any
 
 from driftline.core.clock import MonotonicClock
 from driftline.core.config import DriftlineConfig
-from driftline.core.errors import RolloutError
-from driftline.core.state_db import StateDB
+from driftline.core.errors import RolloutError, ServingError
+from driftline.core.state_db import model_state
 from driftline.core.timeline import Timeline
 from driftline.rollout.controller import RolloutController
 from driftline.rollout.counters import Observation, VariantCounters
@@ -26,7 +26,15 @@ from driftline.rollout.store import RolloutStore
 from driftline.rollout.traffic import TrafficConfig
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
 
-__all__ = ["Controller", "MlflowAliases", "ServingPublisher"]
+__all__ = ["Controller", "MlflowAliases", "ModelControl", "ModelNotStarted", "ServingPublisher", "UnknownModel"]
+
+
+class UnknownModel(ServingError):
+    """The application serves no model of that name."""
+
+
+class ModelNotStarted(ServingError):
+    """The model is configured but its rollout control could not start yet (e.g. no champion registered)."""
 
 
 def _latest_time(state: RolloutState | None) -> float:
@@ -99,26 +107,23 @@ class RegistryGates:
 _CONTROLLER_MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
-class Controller:
-    """Serve deployment class (one replica)."""
+class ModelControl:
+    """The rollout control of one model: its serving state, rollout state, timeline and counters window."""
 
-    def __init__(self, config: dict[str, Any], tick_seconds: float = 1.0) -> None:
+    def __init__(self, cfg: DriftlineConfig) -> None:
         from driftline.model.registry import CHAMPION, ModelRegistry
 
-        for name, value in _CONTROLLER_MLFLOW_ENV.items():  # this replica's own process: see the constant
-            os.environ.setdefault(name, value)
-        cfg = DriftlineConfig.model_validate(config)
-        serving_store = ServingStateStore(StateDB(cfg.state_url))
+        serving_store = ServingStateStore(model_state(cfg))
         existing = serving_store.load()
         champion = existing.traffic.champion_version if existing else ModelRegistry(cfg).resolve(f"@{CHAMPION}")
         self.publisher = ServingPublisher(serving_store, champion)
         self.controller = RolloutController(
-            RolloutStore(StateDB(cfg.state_url)),
+            RolloutStore(model_state(cfg)),
             self.publisher,
             MlflowAliases(cfg),
             lambda: self.publisher.state.traffic.champion_version,
         )
-        self.timeline = Timeline(StateDB(cfg.state_url))
+        self.timeline = Timeline(model_state(cfg))
         self.gates = RegistryGates(cfg)
         stored = self._load_or_quarantine()
         # Decisions use a monotonic clock anchored at the newest persisted time: wall-clock steps change nothing.
@@ -126,10 +131,7 @@ class Controller:
         self.controller.reconcile_pending()
         self._window = {"champion": VariantCounters(), "candidate": VariantCounters()}
         self._lock = threading.Lock()
-        self._tick_seconds = tick_seconds
         self._last: dict[str, Any] = {}
-        self._stop = threading.Event()
-        threading.Thread(target=self._loop, daemon=True).start()
 
     def _load_or_quarantine(self) -> RolloutState | None:
         """An unreadable rollout document must not stop the app: move it aside, say so, serve the champion."""
@@ -141,13 +143,6 @@ class Controller:
                 "state_unreadable", f"{exc} Moved to {moved}; no rollout is active, the champion serves everyone."
             )
             return None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._tick_seconds):
-            try:
-                self.tick()
-            except Exception as exc:  # a failed tick must not kill the loop; it is visible in status()
-                self._last = {"error": repr(exc), "at": time.time()}
 
     def observe(self, window: dict[str, dict[str, Any]]) -> None:
         with self._lock:
@@ -224,6 +219,82 @@ class Controller:
             "last_tick": self._last,
             "timeline": self.timeline.read(last=50),
         }
+
+    def failed_tick(self, exc: Exception) -> None:
+        self._last = {"error": repr(exc), "at": time.time()}
+
+
+class Controller:
+    """Serve deployment class (one replica): the rollout control of every model the application serves, each on
+    its own state; every ``tick_seconds`` each model's rollout is stepped, and one model's failure (a missing
+    champion, a database error in its tick) never stops another's. Operations name the model (its served name)."""
+
+    def __init__(self, config: dict[str, Any], tick_seconds: float = 1.0) -> None:
+        for name, value in _CONTROLLER_MLFLOW_ENV.items():  # this replica's own process: see the constant
+            os.environ.setdefault(name, value)
+        cfg = DriftlineConfig.model_validate(config)
+        served = cfg.served_models()
+        if len(served) == 1:  # state written before it was per model belongs to the one model served
+            model_state(cfg.for_model(served[0])).adopt_unscoped()
+        self._configs = {m.name: cfg.for_model(m) for m in served}
+        self._models: dict[str, ModelControl] = {}
+        self._broken: dict[str, str] = {}  # model -> why its control could not start (retried every tick)
+        for name in self._configs:
+            self._start_model(name)
+        self._tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _start_model(self, name: str) -> None:
+        try:
+            self._models[name] = ModelControl(self._configs[name])
+            self._broken.pop(name, None)
+        except Exception as exc:  # e.g. no champion registered yet: this model waits, the others run
+            self._broken[name] = f"{type(exc).__name__}: {exc}"
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick_seconds):
+            for name in list(self._broken):
+                self._start_model(name)
+            for control in list(self._models.values()):
+                try:
+                    control.tick()
+                except Exception as exc:  # a failed tick must not kill the loop; it is visible in status()
+                    control.failed_tick(exc)
+
+    def model(self, name: str) -> ModelControl:
+        """The model's control; a ServingError naming the models served, or why this one could not start."""
+        control = self._models.get(name)
+        if control is not None:
+            return control
+        if name in self._broken:
+            raise ModelNotStarted(f"Model {name!r} is not ready: {self._broken[name]}", "It is retried every second.")
+        raise UnknownModel(f"No model named {name!r} is served here.", f"Served: {', '.join(sorted(self._configs))}.")
+
+    def models(self) -> dict[str, str | None]:
+        """Every model served, with why it is not ready (None when it is)."""
+        return {name: self._broken.get(name) for name in self._configs}
+
+    def observe(self, model: str, window: dict[str, dict[str, Any]]) -> None:
+        self.model(model).observe(window)
+
+    def start(self, model: str, spec: dict[str, Any], force: bool = False) -> dict[str, Any]:
+        return self.model(model).start(spec, force)
+
+    def promote(self, model: str, reason: str = "manual promote") -> dict[str, Any]:
+        return self.model(model).promote(reason)
+
+    def abort(self, model: str, reason: str = "manual abort") -> dict[str, Any]:
+        return self.model(model).abort(reason)
+
+    def history(self, model: str, alias: str = "champion", at: float | None = None) -> dict[str, Any]:
+        return self.model(model).history(alias, at)
+
+    def serving(self, model: str) -> dict[str, Any]:
+        return self.model(model).serving()
+
+    def status(self, model: str) -> dict[str, Any]:
+        return self.model(model).status()
 
     def __del__(self) -> None:
         self._stop.set()

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from driftline.serve_apps.payload import PayloadError
 
-__all__ = ["cause", "client_request_id", "error", "read_json", "validation_error"]
+__all__ = ["cause", "client_request_id", "error", "read_body", "read_json", "validation_error"]
 
 
 def client_request_id(request: Request) -> str | None:
@@ -46,8 +46,8 @@ def validation_error(code: str, errors: Sequence[Any]) -> JSONResponse:
 _PARSE_INLINE_BYTES = 16 * 1024  # smaller bodies are parsed on the event loop (deep nesting fails fast either way)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The parsed body; its size is checked before (and while) reading, and it is parsed off the event loop."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body; its size is checked before (and while) reading."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadError(413, "body_too_large", f"The body has {declared} bytes; the limit is {max_bytes}.")
@@ -56,9 +56,15 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         body += chunk
         if len(body) > max_bytes:
             raise PayloadError(413, "body_too_large", f"The body exceeds the limit of {max_bytes} bytes.")
+    return bytes(body)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The parsed body; its size is checked before (and while) reading, and it is parsed off the event loop."""
+    body = await read_body(request, max_bytes)
     try:
         if len(body) <= _PARSE_INLINE_BYTES:  # microseconds: a thread hop would cost more than the parse
-            return json.loads(bytes(body))
-        return await asyncio.to_thread(json.loads, bytes(body))
+            return json.loads(body)
+        return await asyncio.to_thread(json.loads, body)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None

@@ -86,6 +86,7 @@ class Answer:
     version: str
     prediction: Any
     born: float
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,9 +245,9 @@ class LabelIndex:
             if not rows:
                 continue
             parsed = self._parsed((request_id, role, first_row), predictions)
-            _, variant, version = self._whom[wid]
+            model, variant, version = self._whom[wid]
             for row in rows:
-                answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3)
+                answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3, model)
                 found.setdefault((request_id, row), []).append(answer)
         return found
 

@@ -198,7 +198,7 @@ class LogWriter:
     def _answers(self, key: Key, indexed: dict[Key, list[Answer]]) -> list[Answer]:
         """The answers of ``key``: those still in memory, then those the index holds (``indexed``, prefetched)."""
         held = [
-            Answer(run.role, run.variant, run.version, run.predictions[key[1] - run.first_row], run.born)
+            Answer(run.role, run.variant, run.version, run.predictions[key[1] - run.first_row], run.born, run.model)
             for run in self._pending.get(key[0], ())
             if run.first_row <= key[1] < run.first_row + len(run.predictions)
         ]
@@ -222,6 +222,8 @@ class LogWriter:
             outcome: FeedbackOutcome = {"request_id": key[0], "row": key[1]}
             outcomes.append(outcome)
             answers = self._answers(key, indexed)
+            if item.get("model"):  # labels sent to one model's route join only that model's predictions
+                answers = [a for a in answers if a.model in (item["model"], "")]
             born = min((a.born for a in answers), default=issued_at(key[0]))
             if born is not None and born < cutoff:
                 outcome["status"] = FeedbackStatus.EXPIRED.value

@@ -23,12 +23,12 @@ class ModelReplica:
     """Serve deployment class (wrapped with ``serve.deployment`` by the app builder), one per slot name."""
 
     def __init__(self, config: dict[str, Any], slot: str, poll_seconds: float = 0.5) -> None:
-        from driftline.core.state_db import StateDB
+        from driftline.core.state_db import model_state
         from driftline.serve_apps.serving_state import ServingStateStore
 
         self._cfg = DriftlineConfig.model_validate(config)
         self._slot = slot
-        self._store = ServingStateStore(StateDB(self._cfg.state_url))
+        self._store = ServingStateStore(model_state(self._cfg))
         self._host = ModelHost(self._cfg)
         self._stop = threading.Event()
         self._sync()  # first load in the constructor: the replica is healthy only once it can answer

@@ -1,7 +1,10 @@
-"""The ingress: validates requests, routes them to the champion or the candidate, logs every prediction.
+"""The ingress: validates requests, routes them to a model's champion or candidate, logs every prediction.
 
-Endpoints: ``POST /predict``, ``POST /feedback``, ``GET /healthz``, ``GET /rollout`` and the admin operations
-``POST /rollout``, ``POST /rollout/promote``, ``POST /rollout/abort`` (bearer token), OpenAPI at ``/docs``.
+Every model served has ``POST /models/{name}/predict``, ``POST /models/{name}/feedback``, ``GET /models/{name}/rollout``
+and the admin operations ``POST /models/{name}/rollout``, ``.../rollout/promote``, ``.../rollout/abort`` (bearer
+token), and the Open Inference Protocol's ``/v2/models/{name}/...`` (``v2_protocol.py``). When one model is served,
+the same routes without the ``/models/{name}`` prefix (``/predict``, ``/feedback``, ``/rollout``...) are its own;
+``GET /healthz``; OpenAPI at ``/docs``.
 Modes come from the serving state (see ``serving_state.py``): none, shadow (candidate mirrored off the user's
 path), ab and canary (sticky hash buckets on ``X-User-Id`` or the request id). The model's versions run in this
 replica (placement ``inline``) or in slot deployments (``remote``): ``placement.py``; what a request does to one
@@ -25,9 +28,10 @@ from ray import serve
 
 from driftline import __version__
 from driftline.core.config import DriftlineConfig
-from driftline.core.errors import DriftlineError, RolloutError
+from driftline.core.config import ServedModel as ServedModelConfig
+from driftline.core.errors import DriftlineError, RolloutError, ServingError
 from driftline.core.paths import state_dir
-from driftline.core.state_db import StateDB, StateStoreError
+from driftline.core.state_db import StateStoreError, model_state
 from driftline.datasets.schema import DatasetSchema
 from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.rollout.spec import RolloutSpec
@@ -35,7 +39,7 @@ from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import route
 from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
-from driftline.serve_apps.http_io import cause, client_request_id, error, read_json, validation_error
+from driftline.serve_apps.http_io import cause, client_request_id, error, read_body, read_json, validation_error
 from driftline.serve_apps.log_buffer import LogBuffer
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_host import ModelHost
@@ -46,6 +50,7 @@ from driftline.serve_apps.placement import InlinePlacement, Placement, RemotePla
 from driftline.serve_apps.request_ids import new_request_id
 from driftline.serve_apps.served_model import ChampionFailed, ServedModel
 from driftline.serve_apps.serving_state import ServingState, ServingStateStore
+from driftline.serve_apps.v2_protocol import V2Error, infer_response, model_metadata, parse_infer
 
 __all__ = ["Router", "api"]
 
@@ -67,10 +72,10 @@ async def _invalid_parameters(_request: Request, exc: RequestValidationError) ->
 
 @serve.ingress(api)
 class Router:
-    """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder). ``slot_a``/``slot_b``
-    are the slot deployments' handles for placement ``remote``, None for ``inline``."""
+    """Serve ingress deployment class (wrapped with ``serve.deployment`` by the app builder). ``slots`` maps each
+    model with placement ``remote`` to its two slot deployments' handles; the others are held inline."""
 
-    def __init__(self, slot_a: Any, slot_b: Any, writer: Any, controller: Any, config: dict[str, Any]) -> None:
+    def __init__(self, slots: dict[str, tuple[Any, Any]], writer: Any, controller: Any, config: dict[str, Any]) -> None:
         cfg = DriftlineConfig.model_validate(config)
         self._writer, self._controller = writer, controller
         self._max_rows = cfg.serve.max_batch_rows
@@ -81,62 +86,98 @@ class Router:
         self._log = LogBuffer(writer)
         self._pump: asyncio.Task[Any] | None = None
         self._signer = FeedbackSigner(load_secret(state_dir(cfg.workdir_path)))
-        self._openapi: tuple[DatasetSchema, dict[str, Any]] | None = None  # (the schema it describes, the document)
-        store = ServingStateStore(StateDB(cfg.state_url))
+        self._openapi: dict[str, tuple[DatasetSchema, dict[str, Any]]] = {}  # model -> (its schema, the document)
+        metrics = RouterMetrics()
+        self._models = {m.name: self._served(cfg, m, slots.get(m.name), metrics) for m in cfg.served_models()}
+
+    def _served(
+        self, cfg: DriftlineConfig, model: ServedModelConfig, slots: Any, metrics: RouterMetrics
+    ) -> ServedModel:
+        mcfg = cfg.for_model(model)
+        store = ServingStateStore(model_state(mcfg))
         placement: Placement
         state = None
-        if slot_a is None:  # inline: the champion is loaded before this replica takes traffic
-            inline = InlinePlacement(ModelHost(cfg))
-            state = store.load() or ServingState.initial(ModelRegistry(cfg).resolve(f"@{CHAMPION}"))
-            inline.hold_now(state)
+        if slots is None:  # inline: the champion is loaded before this replica takes traffic
+            inline = InlinePlacement(ModelHost(mcfg))
+            try:
+                state = store.load() or ServingState.initial(ModelRegistry(mcfg).resolve(f"@{CHAMPION}"))
+                inline.hold_now(state)
+            except Exception as exc:  # no champion yet, the database down: this model answers 503, the others serve
+                inline.host.load_error = f"{type(exc).__name__}: {exc}"
             placement = inline
         else:
-            placement = RemotePlacement(slot_a, slot_b)
-        outcomes = Outcomes(cfg.mlflow.model_name, RouterMetrics())
-        self._model = ServedModel(
-            cfg.mlflow.model_name, placement, store, controller, self._log, outcomes, cfg.serve, state
-        )
+            placement = RemotePlacement(*slots)
+        outcomes = Outcomes(model.registered, metrics)
+        return ServedModel(model.name, placement, store, self._controller, self._log, outcomes, cfg.serve, state)
 
     # ------------------------------------------------------------------ background poll
-    async def _state(self) -> ServingState:
+    def _start_pump(self) -> None:
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._pump_forever())
-        return await self._model.current()
 
     async def _pump_forever(self) -> None:
         while True:
             await asyncio.sleep(self._poll)
-            with contextlib.suppress(Exception):  # a failed round (the database down) is tried again
-                await self._model.refresh()
+            for model in self._models.values():
+                with contextlib.suppress(Exception):  # a failed round (the database down) is tried again
+                    await model.refresh()
             with contextlib.suppress(Exception):  # the records stay buffered for the next round
                 await self._log.flush()
 
     async def check_health(self) -> None:
         """Serve's health check (every few seconds): it also starts the background poll on an idle replica, so its
         models follow the serving state before its first request."""
-        await self._state()
+        self._start_pump()
+
+    def _model(self, name: str | None) -> ServedModel:
+        """The model of a route: named, or the one model served for the routes without a name."""
+        self._start_pump()
+        if name is None:
+            if len(self._models) == 1:
+                return next(iter(self._models.values()))
+            routes = ", ".join(f"/models/{n}/..." for n in sorted(self._models))
+            raise NoSuchModel(404, "model_required", f"{len(self._models)} models are served here; use {routes}.")
+        model = self._models.get(name)
+        if model is None:
+            raise NoSuchModel(
+                404, "unknown_model", f"No model {name!r} is served here; served: {', '.join(sorted(self._models))}."
+            )
+        return model
+
+    async def _state(self, model: ServedModel) -> ServingState:
+        try:
+            return await model.current()
+        except Exception as exc:
+            raise NoSuchModel(
+                503, "model_unavailable", f"Model {model.name!r} has no serving state yet: {type(exc).__name__}; retry."
+            ) from None
 
     # ------------------------------------------------------------------ prediction
     @api.post("/predict", summary="Predict a batch: {instances}, {dataframe_records} or {dataframe_split}")
     async def predict(self, request: Request) -> JSONResponse:
+        return await self._predict(None, request)
+
+    @api.post("/models/{name}/predict", summary="Predict a batch with one model of the fleet", include_in_schema=False)
+    async def predict_model(self, name: str, request: Request) -> JSONResponse:
+        return await self._predict(name, request)
+
+    async def _predict(self, name: str | None, request: Request) -> JSONResponse:
         request_id, client_id = new_request_id(time.time()), client_request_id(request)
-        state = await self._state()
         try:
-            schema = await self._model.schema(state)
-        except Exception as exc:  # the first request after a start or a promotion can beat the model's load
-            response = error(503, "model_unavailable", f"The champion is not ready: {type(exc).__name__}; retry.")
-            response.headers["Retry-After"] = "1"
-            return response
-        try:
+            model = self._model(name)
+            state = await self._state(model)
+            schema = await self._schema(model, state)
             rows = parse_records(await read_json(request, self._max_body), schema, self._max_rows)
+        except NoSuchModel as err:
+            return err.response()
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
         try:
-            answered = await self._model.serve(state, chosen, rows, request_id, client_id)
+            answered = await model.serve(state, chosen, rows, request_id, client_id)
         except ChampionFailed as failed:
-            return error(504 if failed.timed_out else 503, "model_timeout" if failed.timed_out else "model_unavailable",
-                         str(failed))  # fmt: skip
+            code = "model_timeout" if failed.timed_out else "model_unavailable"
+            return error(504 if failed.timed_out else 503, code, str(failed))
         result, variant = answered.result, answered.variant.value
         headers = {"X-Model-Version": result.model_version, "X-Variant": variant, "X-Driftline-Request-Id": request_id}
         if answered.fallback:
@@ -154,14 +195,32 @@ class Router:
             del body["probabilities"]
         return JSONResponse(body, headers=headers)
 
+    async def _schema(self, model: ServedModel, state: ServingState) -> DatasetSchema:
+        try:
+            return await model.schema(state)
+        except Exception as exc:  # the first request after a start or a promotion can beat the model's load
+            raise NoSuchModel(
+                503, "model_unavailable", f"The champion of {model.name!r} is not ready: {type(exc).__name__}; retry."
+            ) from None
+
     # ------------------------------------------------------------------ feedback
     @api.post("/feedback", summary="Labels for earlier predictions: {request_id, label[, row]} or {items: [...]}")
     async def feedback(self, request: Request) -> JSONResponse:
+        return await self._feedback(None, request)
+
+    @api.post("/models/{name}/feedback", summary="Labels for one model's predictions", include_in_schema=False)
+    async def feedback_model(self, name: str, request: Request) -> JSONResponse:
+        return await self._feedback(name, request)
+
+    async def _feedback(self, name: str | None, request: Request) -> JSONResponse:
         try:
-            state = await self._state()
+            model = self._model(name)
+            state = await self._state(model)
             body = await read_json(request, self._max_body)
-            schema = await self._model.schema(state)
+            schema = await self._schema(model, state)
             items, single = parse_feedback(body, schema.classes, regression=schema.is_regression)
+        except NoSuchModel as err:
+            return err.response()
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
         trusted = self._auth.check(request.headers.get("authorization"))
@@ -171,7 +230,7 @@ class Router:
             for index, (item, ok) in enumerate(zip(items, signed, strict=True))
             if not ok
         }
-        accepted = [item for index, item in enumerate(items) if index not in refused]
+        accepted = [{**item, "model": model.registered} for index, item in enumerate(items) if index not in refused]
         try:
             await self._log.flush(wait=True)  # our buffered predictions must be in the writer's index before labels
             judged = iter(await self._writer.feedback.remote(accepted, time.time()) if accepted else [])
@@ -179,7 +238,7 @@ class Router:
             return error(503, "unavailable", f"The label log cannot be reached ({type(exc).__name__}); retry.")
         outcomes = [refused[index] if index in refused else next(judged) for index in range(len(items))]
         scored = [score for outcome in outcomes for score in outcome.get("scored", ())]
-        self._model.labelled(state, scored, schema.is_regression)
+        model.labelled(state, scored, schema.is_regression)
         if single:
             outcome = outcomes[0]
             status = FeedbackStatus(outcome["status"]).http_status
@@ -189,42 +248,78 @@ class Router:
             counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
         return JSONResponse({"results": outcomes, "counts": counts})
 
-    # ------------------------------------------------------------------ health and rollout admin
+    # ------------------------------------------------------------------ health
+    async def _health(self, model: ServedModel) -> dict[str, Any]:
+        try:
+            state = await model.current()
+        except Exception as exc:
+            return {"status": "unavailable", "problem": f"{type(exc).__name__}: {exc}"}
+        health = {"status": "ok", "champion_version": state.traffic.champion_version, "mode": state.traffic.mode.value}
+        health.update(await model.placement.health(state))
+        if not health["champion_loaded"]:  # its requests answer 503 until it is
+            health["status"] = "unavailable"
+        if model.state_problem:  # it still answers, from the last state it read
+            health["status"], health["state"] = "degraded", model.state_problem
+        return health
+
     @api.get("/healthz", summary="Liveness and the versions being served")
     async def healthz(self) -> dict[str, Any]:
-        state = await self._state()
-        health = {"status": "ok", "champion_version": state.traffic.champion_version, "mode": state.traffic.mode.value}
-        health.update(await self._model.placement.health(state))
-        if not health["champion_loaded"]:  # requests answer 503 until it is
-            health["status"] = "degraded"
+        self._start_pump()
+        models = {name: await self._health(model) for name, model in self._models.items()}
+        health: dict[str, Any] = dict(next(iter(models.values()))) if len(models) == 1 else {}
+        statuses = {m["status"] for m in models.values()}
+        health["status"] = "ok" if statuses == {"ok"} else "degraded"
+        health["models"] = models
         logs = await self._writer.health.remote()
         health["logs"] = logs
         if logs["status"] != "ok":  # serving still answers; labels or log rows may be refused until it recovers
             health["status"] = "degraded"
-        if self._model.state_problem:  # serving still answers, from the last state it read
-            health["status"], health["state"] = "degraded", self._model.state_problem
         return health
 
+    # ------------------------------------------------------------------ rollout status and admin
     @api.get("/rollout", summary="Rollout state, serving state and the transition history (open to read)")
     async def rollout_status(self) -> Any:
+        return await self._rollout_status(None)
+
+    @api.get("/models/{name}/rollout", summary="One model's rollout state", include_in_schema=False)
+    async def rollout_status_model(self, name: str) -> Any:
+        return await self._rollout_status(name)
+
+    async def _rollout_status(self, name: str | None) -> Any:
         try:
-            status: dict[str, Any] = await self._controller.status.remote()
+            status: dict[str, Any] = await self._controller.status.remote(self._model(name).name)
+        except NoSuchModel as err:
+            return err.response()
         except StateStoreError as err:
             return error(503, "state_unavailable", str(cause(err)))
+        except ServingError as err:  # the model's rollout control has not started (e.g. no champion yet)
+            return error(503, "model_unavailable", str(cause(err)))
         return status
 
     @api.get("/rollout/history", summary="Which version held an alias (default champion) at a time, since when, why")
     async def rollout_history(self, alias: str = "champion", at: str | None = None) -> Any:
+        return await self._rollout_history(None, alias, at)
+
+    @api.get("/models/{name}/rollout/history", summary="One model's alias history", include_in_schema=False)
+    async def rollout_history_model(self, name: str, alias: str = "champion", at: str | None = None) -> Any:
+        return await self._rollout_history(name, alias, at)
+
+    async def _rollout_history(self, name: str | None, alias: str, at: str | None) -> Any:
         from driftline.core.alias_history import parse_time
 
         try:
+            model = self._model(name)
             when = parse_time(at) if at is not None else None
+        except NoSuchModel as err:
+            return err.response()
         except DriftlineError as err:
             return error(422, "bad_time", str(cause(err)))
         try:
-            answer: dict[str, Any] = await self._controller.history.remote(alias, when)
+            answer: dict[str, Any] = await self._controller.history.remote(model.name, alias, when)
         except StateStoreError as err:
             return error(503, "state_unavailable", str(cause(err)))
+        except ServingError as err:
+            return error(503, "model_unavailable", str(cause(err)))
         return answer
 
     def _refuse(self, request: Request) -> JSONResponse | None:
@@ -237,24 +332,28 @@ class Router:
             return response
         return None
 
-    async def _admin(self, request: Request, operation: str, *args: Any) -> JSONResponse:
+    async def _admin(self, name: str | None, request: Request, operation: str, *args: Any) -> JSONResponse:
         refused = self._refuse(request)
         if refused is not None:
             return refused
         try:
-            result = await getattr(self._controller, operation).remote(*args)
+            model = self._model(name)
+            result = await getattr(self._controller, operation).remote(model.name, *args)
+        except NoSuchModel as err:
+            return err.response()
         except RolloutError as err:
             return error(409, "rollout_conflict", str(cause(err)))
         except StateStoreError as err:
             return error(503, "state_unavailable", str(cause(err)))
+        except ServingError as err:
+            return error(503, "model_unavailable", str(cause(err)))
         except DriftlineError as err:
             return error(422, "invalid_rollout", str(cause(err)))
         with contextlib.suppress(Exception):  # re-read the serving state now (else at the next poll)
-            await self._model.refresh()
+            await model.refresh()
         return JSONResponse(result)
 
-    @api.post("/rollout", summary="Start a rollout (admin): a RolloutSpec {mode, candidate_version, ...}")
-    async def rollout_start(self, request: Request, force: bool = False) -> JSONResponse:
+    async def _rollout_start(self, name: str | None, request: Request, force: bool) -> JSONResponse:
         refused = self._refuse(request)  # authenticate before reading or validating anything
         if refused is not None:
             return refused
@@ -265,25 +364,134 @@ class Router:
             return JSONResponse(err.to_json(), status_code=err.status)
         except ValidationError as err:  # validated here: pydantic errors do not cross Ray workers intact
             return validation_error("invalid_rollout", err.errors())
-        return await self._admin(request, "start", spec, force)
+        return await self._admin(name, request, "start", spec, force)
+
+    @api.post("/rollout", summary="Start a rollout (admin): a RolloutSpec {mode, candidate_version, ...}")
+    async def rollout_start(self, request: Request, force: bool = False) -> JSONResponse:
+        return await self._rollout_start(None, request, force)
+
+    @api.post("/models/{name}/rollout", summary="Start a rollout of one model (admin)", include_in_schema=False)
+    async def rollout_start_model(self, name: str, request: Request, force: bool = False) -> JSONResponse:
+        return await self._rollout_start(name, request, force)
 
     @api.post("/rollout/promote", summary="Promote the candidate now (admin)")
     async def rollout_promote(self, request: Request) -> JSONResponse:
-        return await self._admin(request, "promote", "manual promote via API")
+        return await self._admin(None, request, "promote", "manual promote via API")
+
+    @api.post(
+        "/models/{name}/rollout/promote", summary="Promote one model's candidate (admin)", include_in_schema=False
+    )
+    async def rollout_promote_model(self, name: str, request: Request) -> JSONResponse:
+        return await self._admin(name, request, "promote", "manual promote via API")
 
     @api.post("/rollout/abort", summary="Abort and send all traffic to the champion (admin)")
     async def rollout_abort(self, request: Request) -> JSONResponse:
-        return await self._admin(request, "abort", "manual abort via API")
+        return await self._admin(None, request, "abort", "manual abort via API")
+
+    @api.post("/models/{name}/rollout/abort", summary="Abort one model's rollout (admin)", include_in_schema=False)
+    async def rollout_abort_model(self, name: str, request: Request) -> JSONResponse:
+        return await self._admin(name, request, "abort", "manual abort via API")
+
+    # ------------------------------------------------------------------ the Open Inference Protocol (v2)
+    @api.get("/v2", include_in_schema=False)
+    async def v2_server(self) -> JSONResponse:
+        return JSONResponse({"name": "driftline", "version": __version__, "extensions": ["binary_tensor_data"]})
+
+    @api.get("/v2/health/live", include_in_schema=False)
+    async def v2_live(self) -> JSONResponse:
+        return JSONResponse({"live": True})
+
+    @api.get("/v2/health/ready", include_in_schema=False)
+    async def v2_ready(self) -> JSONResponse:
+        """Ready when every model served holds its champion (a model that failed to load makes it 503)."""
+        self._start_pump()
+        ready = all([await self._champion_loaded(m) for m in self._models.values()])
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    async def _champion_loaded(self, model: ServedModel) -> bool:
+        try:
+            return bool((await model.placement.health(await model.current()))["champion_loaded"])
+        except Exception:
+            return False
+
+    @api.get("/v2/models/{name}/ready", include_in_schema=False)
+    async def v2_model_ready(self, name: str) -> JSONResponse:
+        try:
+            model = self._model(name)
+        except NoSuchModel as err:
+            return v2_error(err.status, err.message)
+        ready = await self._champion_loaded(model)
+        return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 503)
+
+    @api.get("/v2/models/{name}", include_in_schema=False)
+    @api.get("/v2/models/{name}/versions/{version}", include_in_schema=False)
+    async def v2_model(self, name: str, version: str | None = None) -> JSONResponse:
+        try:
+            model = self._model(name)
+            state = await self._state(model)
+            schema = await self._schema(model, state)
+        except NoSuchModel as err:
+            return v2_error(err.status, err.message)
+        versions = [v for v in (state.traffic.champion_version, state.traffic.candidate_version) if v is not None]
+        if version is not None and version not in versions:
+            return v2_error(404, f"Model {name!r} serves versions {versions}, not {version!r}.")
+        return JSONResponse(model_metadata(name, versions, schema))
+
+    @api.post("/v2/models/{name}/infer", include_in_schema=False)
+    @api.post("/v2/models/{name}/versions/{version}/infer", include_in_schema=False)
+    async def v2_infer(self, name: str, request: Request, version: str | None = None) -> JSONResponse:
+        """Routed, logged, counted and labelled exactly like ``/models/{name}/predict`` (the variant follows the
+        rollout; a version in the path must be one the model serves, and the answer says which one answered)."""
+        request_id, client_id = new_request_id(time.time()), client_request_id(request)
+        try:
+            model = self._model(name)
+            state = await self._state(model)
+            schema = await self._schema(model, state)
+            body = await read_body(request, self._max_body)
+            parsed = parse_infer(body, request.headers.get("inference-header-content-length"), schema)
+            rows = parse_records({"instances": parsed.rows}, schema, self._max_rows)
+        except NoSuchModel as err:
+            return v2_error(err.status, err.message)
+        except (V2Error, PayloadError) as err:
+            return v2_error(err.status, str(err))
+        served = [v for v in (state.traffic.champion_version, state.traffic.candidate_version) if v is not None]
+        if version is not None and version not in served:
+            return v2_error(404, f"Model {name!r} serves versions {served}, not {version!r}.")
+        chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
+        try:
+            answered = await model.serve(state, chosen, rows, request_id, parsed.id or client_id)
+        except ChampionFailed as failed:
+            return v2_error(504 if failed.timed_out else 503, str(failed))
+        result = answered.result
+        tokens = [self._signer.sign(request_id, row) for row in range(len(rows))]
+        parameters = {"request_id": request_id, "variant": answered.variant.value}
+        probabilities = None if schema.is_regression else result.probabilities
+        answer = infer_response(
+            name, result.model_version, parsed.id, result.predictions, probabilities, tokens, parameters
+        )
+        return JSONResponse(answer, headers={"X-Driftline-Request-Id": request_id})
 
     # ------------------------------------------------------------------ the API's own description
     @api.get("/openapi.json", include_in_schema=False)
     async def openapi(self) -> JSONResponse:
         """The OpenAPI document with the served model's features, types and classes (see ``openapi.py``)."""
-        schema = await self._model.schema(await self._state())
-        if self._openapi is None or self._openapi[0] is not schema:  # it describes the champion's schema
+        return await self._openapi_of(None)
+
+    @api.get("/models/{name}/openapi.json", include_in_schema=False)
+    async def openapi_model(self, name: str) -> JSONResponse:
+        return await self._openapi_of(name)
+
+    async def _openapi_of(self, name: str | None) -> JSONResponse:
+        try:
+            model = self._model(name)
+            schema = await self._schema(model, await self._state(model))
+        except NoSuchModel as err:
+            return err.response()
+        cached = self._openapi.get(model.name)
+        if cached is None or cached[0] is not schema:  # it describes the champion's schema
             base = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
-            self._openapi = (schema, serving_openapi(base, schema, max_rows=self._max_rows))
-        return JSONResponse(self._openapi[1])
+            cached = self._openapi[model.name] = (schema, serving_openapi(base, schema, max_rows=self._max_rows))
+        return JSONResponse(cached[1])
 
     @api.get("/docs", include_in_schema=False)
     async def docs(self, request: Request) -> HTMLResponse:
@@ -292,3 +500,22 @@ class Router:
     async def __del__(self) -> None:
         with contextlib.suppress(Exception):  # the writer may be going away too: what it cannot take is lost anyway
             await asyncio.wait_for(self._log.flush(wait=True), self._timeout)
+
+
+class NoSuchModel(Exception):
+    """A route's model is unknown, or cannot answer yet: the answer to give."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JSONResponse:
+        answer = error(self.status, self.code, self.message)
+        if self.status == 503:
+            answer.headers["Retry-After"] = "1"
+        return answer
+
+
+def v2_error(status: int, message: str) -> JSONResponse:
+    """An error in the Open Inference Protocol's shape."""
+    return JSONResponse({"error": message}, status_code=status)

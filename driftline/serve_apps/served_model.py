@@ -46,7 +46,7 @@ class ChampionFailed(ServingError):
 
 
 class ServedModel:
-    """One model in one ingress replica. ``controller`` is the rollout controller's handle."""
+    """One model in one ingress replica, ``name`` as in its URLs. ``controller`` is the rollout controller's handle."""
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class ServedModel:
         state: ServingState | None = None,
     ) -> None:
         self.name, self.placement, self.outcomes = name, placement, outcomes
+        self.registered = outcomes.model  # the registered model: what its records and metrics are named
         self._store, self._controller, self._log = store, controller, log
         self._timeout = settings.request_timeout_seconds
         self.state = state
@@ -80,13 +81,13 @@ class ServedModel:
             if self.state is None:
                 raise
         if loaded is None and self.state is None:  # the controller writes it on start; ask it once
-            loaded = ServingState.from_dict(await self._controller.serving.remote())
+            loaded = ServingState.from_dict(await self._controller.serving.remote(self.name))
         if loaded is not None:
             self.state = loaded
         assert self.state is not None
         await self.placement.refresh(self.state)
         if not self.outcomes.empty():
-            self._controller.observe.remote(self.outcomes.drain())
+            self._controller.observe.remote(self.name, self.outcomes.drain())
 
     async def current(self) -> ServingState:
         """The serving state last read (read now only before the first poll)."""
@@ -162,7 +163,7 @@ class ServedModel:
                 request_id,
                 client_id or "",
                 time.time(),
-                self.name,
+                self.registered,
                 result.model_version,
                 variant,
                 role,

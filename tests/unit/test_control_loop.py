@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline.core.config_loader import load_config
-from driftline.core.state_db import StateDB
+from driftline.core.state_db import model_state
 from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
 from driftline.platform.loop_state import LoopState, LoopStateStore
 from driftline.platform.policy import PolicyState
@@ -49,11 +49,11 @@ def test_loop_state_round_trips_through_its_file(tmp_path: Path) -> None:
 
 def test_an_unreadable_loop_state_is_reported_and_the_loop_starts_fresh(tmp_path: Path) -> None:
     cfg = load_config(None, workdir=tmp_path)
-    StateDB(cfg.state_url).put("loop", {"policy": {"started_at": "2026-11-"}}, expected_revision=0)  # hand-edited
+    model_state(cfg).put("loop", {"policy": {"started_at": "2026-11-"}}, expected_revision=0)  # hand-edited
     result = ControlLoop(cfg, ControlLoopConfig(), FakeRollouts({})).tick(NOW)
     assert [e["kind"] for e in result.events] == ["state_unreadable"]
     assert result.reason == "not enough new traffic yet"
-    assert LoopStateStore(tmp_path / "state").load()[0] is not None  # rewritten whole
+    assert LoopStateStore(model_state(cfg)).load()[0] is not None  # rewritten whole
 
 
 def test_loop_waits_while_a_rollout_is_active_and_records_each_transition_once(tmp_path: Path) -> None:
