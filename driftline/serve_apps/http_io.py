@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 
 from driftline.serve_apps.payload import PayloadError
 
-__all__ = ["cause", "client_request_id", "error", "read_body", "read_json", "validation_error"]
+__all__ = [
+    "NoSuchModel",
+    "cause",
+    "client_request_id",
+    "error",
+    "read_body",
+    "read_json",
+    "v2_error",
+    "validation_error",
+]
 
 
 def client_request_id(request: Request) -> str | None:
@@ -68,3 +77,22 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         return await asyncio.to_thread(json.loads, body)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
+
+
+class NoSuchModel(Exception):
+    """A route's model is unknown, or cannot answer yet: the answer to give."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JSONResponse:
+        answer = error(self.status, self.code, self.message)
+        if self.status == 503:
+            answer.headers["Retry-After"] = "1"
+        return answer
+
+
+def v2_error(status: int, message: str) -> JSONResponse:
+    """An error in the Open Inference Protocol's shape."""
+    return JSONResponse({"error": message}, status_code=status)

@@ -39,7 +39,16 @@ from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import route
 from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
-from driftline.serve_apps.http_io import cause, client_request_id, error, read_body, read_json, validation_error
+from driftline.serve_apps.http_io import (
+    NoSuchModel,
+    cause,
+    client_request_id,
+    error,
+    read_body,
+    read_json,
+    v2_error,
+    validation_error,
+)
 from driftline.serve_apps.log_buffer import LogBuffer
 from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_host import ModelHost
@@ -500,22 +509,3 @@ class Router:
     async def __del__(self) -> None:
         with contextlib.suppress(Exception):  # the writer may be going away too: what it cannot take is lost anyway
             await asyncio.wait_for(self._log.flush(wait=True), self._timeout)
-
-
-class NoSuchModel(Exception):
-    """A route's model is unknown, or cannot answer yet: the answer to give."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        answer = error(self.status, self.code, self.message)
-        if self.status == 503:
-            answer.headers["Retry-After"] = "1"
-        return answer
-
-
-def v2_error(status: int, message: str) -> JSONResponse:
-    """An error in the Open Inference Protocol's shape."""
-    return JSONResponse({"error": message}, status_code=status)

@@ -197,7 +197,7 @@ def _wait_logged(scfg: DriftlineConfig, kind: str, at_least: int, timeout: float
 def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url, rows, mlflow_server) -> None:
     from mlflow import MlflowClient
 
-    from driftline.core.state_db import StateDB
+    from driftline.core.state_db import model_state
     from driftline.platform.admin_client import AdminClient
     from driftline.platform.control_loop import ControlLoop, ControlLoopConfig
     from driftline.platform.loop_state import LoopStateStore
@@ -231,7 +231,7 @@ def test_one_control_loop_tick_logs_its_drift_report_to_the_server(scfg, app_url
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     stored = {f.path for f in client.list_artifacts(run_id, "drift_report")}
     assert {"drift_report/report.json", "drift_report/report.html"} <= stored, stored
-    loop_state, problem = LoopStateStore(StateDB(scfg.state_url)).load()  # the loop's own state, in this config's store
+    loop_state, problem = LoopStateStore(model_state(scfg)).load()  # the loop's own state, in this config's store
     assert loop_state is not None and problem is None, problem
 
 

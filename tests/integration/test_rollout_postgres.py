@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from driftline.core.state_db import StateDB
+from driftline.core.state_db import model_state
 from tests.integration import test_rollout_serving as serving
 from tests.integration.test_rollout_serving import AUTH, _register, _wait_candidate_loaded, _wait_phase
 
@@ -49,7 +49,7 @@ def rcfg(cfg, champion, postgres):
 
 
 def test_every_piece_of_state_is_in_postgres(rcfg, app_url, postgres) -> None:
-    db = StateDB(rcfg.state_url)
+    db = model_state(rcfg)  # the model's own documents and streams in the shared database
     assert db.url.startswith("postgresql+psycopg://")
     assert db.get("serving") is not None and db.get("rollout") is not None  # the tests above ran here
     transitions = db.events("transitions")
