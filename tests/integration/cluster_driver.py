@@ -291,6 +291,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "train.cpus_per_worker": args.cpus_per_worker,
                 "serve.router.num_cpus": 0.1,
                 "serve.model.num_cpus": 0.1,
+                "serve.placement": "remote",  # the model slots' own autoscaling is what this checks
                 # Fast enough to watch in a test: scale out after 1 s of load, in after 4 s without.
                 "serve.model.autoscaling": {
                     "min_replicas": 1,

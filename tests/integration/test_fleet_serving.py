@@ -37,6 +37,22 @@ def _register(fcfg, name: str, bundle: ModelBundle, profile: str, example, tags:
     return version.version
 
 
+def copies_of_the_champion(fcfg, names: list[str], candidates: bool = False) -> dict[str, str]:
+    """The session champion registered under each of ``names`` with its champion alias set; with ``candidates`` a
+    second version of each (the same weights) too. Returns each name's newest version."""
+    registry = ModelRegistry(fcfg)
+    uri = f"models:/{fcfg.mlflow.model_name}@{CHAMPION}"
+    bundle, _ = registry.load_bundle(uri)
+    profile = registry.load_profile_json(uri)
+    example = load_stream(fcfg.data)[0].iloc[:50]
+    newest = {}
+    for name in names:
+        version = _register(fcfg, name, bundle, profile, example)
+        ModelRegistry(fcfg.with_overrides(**{"mlflow.model_name": name})).set_alias(CHAMPION, version)
+        newest[name] = _register(fcfg, name, bundle, profile, example) if candidates else version
+    return newest
+
+
 @pytest.fixture(scope="module")
 def fleet(cfg, champion) -> dict[str, Any]:
     """The session champion registered under ten names (a real MLflow model each), candidates for two of them, a

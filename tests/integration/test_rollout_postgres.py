@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from driftline.core.state_db import model_state
+from driftline.core.state_db import StateDB, model_state
 from tests.integration import test_rollout_serving as serving
 from tests.integration.test_rollout_serving import AUTH, _register, _wait_candidate_loaded, _wait_phase
 
@@ -56,6 +56,42 @@ def test_every_piece_of_state_is_in_postgres(rcfg, app_url, postgres) -> None:
     assert {t["to"] for t in transitions} >= {"CANARY", "PROMOTED", "ROLLED_BACK"}
     assert any(e["kind"] == "rollout_requested" for e in db.events("timeline")), db.events("timeline", last=5)
     assert not (rcfg.workdir_path / "state" / "driftline.db").exists()  # nothing went to the SQLite default
+
+
+def test_two_models_keep_their_own_rollouts_in_one_database_across_a_restart(rcfg, champion, serve_port) -> None:
+    """Two models of one app, one Postgres: each has its own rollout, and both are where they were after the app
+    is deleted and deployed again (before, both would have written the one ``rollout`` document)."""
+    from ray import serve
+
+    from driftline.serve_apps.app import build_app
+    from tests.integration.test_fleet_serving import copies_of_the_champion
+
+    candidates = copies_of_the_champion(rcfg, ["pg-a", "pg-b"], candidates=True)
+    two = rcfg.with_overrides(**{"serve.models": [{"name": "pg-a"}, {"name": "pg-b", "placement": "remote"}]})
+    url = f"http://127.0.0.1:{serve_port}/pg-two"
+    specs = {
+        "pg-a": {"mode": "shadow", "candidate_version": candidates["pg-a"], "shadow": {"min_requests": 10**6}},
+        "pg-b": {"mode": "canary", "candidate_version": candidates["pg-b"], "canary": {"min_requests_per_step": 10**6}},
+    }
+    serve.run(build_app(two), name="pg-two", route_prefix="/pg-two")
+    try:
+        for name, spec in specs.items():
+            started = httpx.post(f"{url}/models/{name}/rollout", json=spec, headers=AUTH)
+            assert started.status_code == 200, started.text
+        before = {name: httpx.get(f"{url}/models/{name}/rollout").json()["rollout"] for name in specs}
+        serve.delete("pg-two")
+        serve.run(build_app(two), name="pg-two", route_prefix="/pg-two")
+        for name, spec in specs.items():
+            after = httpx.get(f"{url}/models/{name}/rollout").json()["rollout"]
+            assert after["rollout_id"] == before[name]["rollout_id"] and after["phase"] == spec["mode"].upper()
+            assert after["spec"]["candidate_version"] == spec["candidate_version"]
+        db = StateDB(rcfg.state_url)
+        assert db.for_model("pg-a").get("rollout").body["phase"] == "SHADOW"
+        assert db.for_model("pg-b").get("rollout").body["phase"] == "CANARY"
+    finally:
+        for name in specs:
+            httpx.post(f"{url}/models/{name}/rollout/abort", headers=AUTH)
+        serve.delete("pg-two")
 
 
 def test_a_stopped_database_keeps_users_served_and_the_rollout_resumes(rcfg, champion, app_url, rows, postgres) -> None:
