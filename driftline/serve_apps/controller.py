@@ -8,6 +8,7 @@ state file (which slot serves which version, the traffic split) and MLflow alias
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -275,8 +276,11 @@ class Controller:
         """Every model served, with why it is not ready (None when it is)."""
         return {name: self._broken.get(name) for name in self._configs}
 
-    def observe(self, model: str, window: dict[str, dict[str, Any]]) -> None:
-        self.model(model).observe(window)
+    def observe(self, windows: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Counter windows of a router replica, by model (one call a poll for all its models)."""
+        for model, window in windows.items():
+            with contextlib.suppress(ServingError):  # a model not started: its counters have no rollout to feed
+                self.model(model).observe(window)
 
     def start(self, model: str, spec: dict[str, Any], force: bool = False) -> dict[str, Any]:
         return self.model(model).start(spec, force)

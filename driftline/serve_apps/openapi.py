@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from driftline.core.records import Variant
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 from driftline.rollout.spec import RolloutSpec
 from driftline.serve_apps.feedback import FeedbackStatus
@@ -90,7 +91,7 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         "feedback_tokens": {"type": "array", "items": {"type": "string"}},
         "predictions": {"type": "array", "items": prediction},
         "model_version": {"type": "string"},
-        "variant": {"enum": ["champion", "candidate"]},
+        "variant": {"enum": [variant.value for variant in Variant]},
     }
     if not regression:  # a classifier also answers class probabilities
         required.insert(3, "probabilities")
@@ -184,6 +185,10 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
                 "champion_version": {"type": "string"},
                 "mode": {"type": "string"},
                 "candidate_loaded": {"type": ["string", "null"]},
+                "champion_loaded": {"type": "boolean"},
+                "placement": {"enum": ["inline", "remote"]},
+                "load_error": {"type": ["string", "null"]},
+                "models": {"type": "object", "description": "Each model served: the fields above, for that model."},
                 "logs": {"type": "object"},
                 "state": {"type": "string"},
             },

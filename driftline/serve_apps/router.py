@@ -31,7 +31,7 @@ from driftline.core.config import DriftlineConfig
 from driftline.core.config import ServedModel as ServedModelConfig
 from driftline.core.errors import DriftlineError, RolloutError, ServingError
 from driftline.core.paths import state_dir
-from driftline.core.state_db import StateStoreError, model_state
+from driftline.core.state_db import Document, StateDB, StateStoreError, model_state
 from driftline.datasets.schema import DatasetSchema
 from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.rollout.spec import RolloutSpec
@@ -97,6 +97,7 @@ class Router:
         self._signer = FeedbackSigner(load_secret(state_dir(cfg.workdir_path)))
         self._openapi: dict[str, tuple[DatasetSchema, dict[str, Any]]] = {}  # model -> (its schema, the document)
         metrics = RouterMetrics()
+        self._state_db = StateDB(cfg.state_url)  # every model's documents, read together by the background poll
         self._models = {m.name: self._served(cfg, m, slots.get(m.name), metrics) for m in cfg.served_models()}
 
     def _served(
@@ -127,11 +128,31 @@ class Router:
     async def _pump_forever(self) -> None:
         while True:
             await asyncio.sleep(self._poll)
-            for model in self._models.values():
-                with contextlib.suppress(Exception):  # a failed round (the database down) is tried again
-                    await model.refresh()
+            with contextlib.suppress(Exception):  # a failed round (the database down) is tried again
+                await self._poll_models()
             with contextlib.suppress(Exception):  # the records stay buffered for the next round
                 await self._log.flush()
+
+    async def _poll_models(self) -> None:
+        """One read of every model's serving state (one query, whatever the number of models), each model brought
+        in line with its own, and one call handing the controller every model's counters."""
+        models = list(self._models.values())
+        docs: dict[str, Document] = {}
+        down: str | None = None
+        try:
+            docs = await asyncio.to_thread(self._state_db.get_many, [m.store.document for m in models])
+        except StateStoreError as exc:
+            down = str(exc)
+        for model in models:
+            with contextlib.suppress(Exception):  # one model's trouble (a failed load) never stops the others
+                if down is not None:
+                    await model.adopt(None, down, reachable=False)
+                else:
+                    loaded = model.store.parse(docs.get(model.store.document))
+                    await model.adopt(loaded, model.store.problem)
+        windows = {m.name: m.outcomes.drain() for m in models if not m.outcomes.empty()}
+        if windows:
+            self._controller.observe.remote(windows)
 
     async def check_health(self) -> None:
         """Serve's health check (every few seconds): it also starts the background poll on an idle replica, so its

@@ -70,24 +70,34 @@ class ServedModel:
         )
 
     # ------------------------------------------------------------------ background
+    @property
+    def store(self) -> ServingStateStore:
+        return self._store
+
     async def refresh(self) -> None:
         """Re-read the serving state (keeping the last good one when the database is down), bring the versions
         held in line with it, and hand the outcome counters to the controller."""
         try:
             loaded = await asyncio.to_thread(self._store.load)
-            self.state_problem = self._store.problem
         except StateStoreError as exc:
-            loaded, self.state_problem = None, str(exc)
-            if self.state is None:
-                raise
-        if loaded is None and self.state is None:  # the controller writes it on start; ask it once
-            loaded = ServingState.from_dict(await self._controller.serving.remote(self.name))
+            await self.adopt(None, str(exc), reachable=False)
+        else:
+            await self.adopt(loaded, self._store.problem)
+        if not self.outcomes.empty():
+            self._controller.observe.remote({self.name: self.outcomes.drain()})
+
+    async def adopt(self, loaded: ServingState | None, problem: str | None, reachable: bool = True) -> None:
+        """Take a state read for this model (None: none stored or unreadable, ``problem`` says which; or the
+        database not ``reachable``) and bring the versions held in line with it; the last good state stays."""
+        self.state_problem = problem
+        if loaded is None and self.state is None:
+            if not reachable:  # the database is down and nothing was read yet: no state to serve from
+                raise StateStoreError(problem or "the state database cannot be reached")
+            loaded = ServingState.from_dict(await self._controller.serving.remote(self.name))  # asked once
         if loaded is not None:
             self.state = loaded
         assert self.state is not None
         await self.placement.refresh(self.state)
-        if not self.outcomes.empty():
-            self._controller.observe.remote(self.name, self.outcomes.drain())
 
     async def current(self) -> ServingState:
         """The serving state last read (read now only before the first poll)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from driftline.core.errors import ConfigError
 from driftline.core.records import Variant
-from driftline.core.state_db import StateDB, state_db_at
+from driftline.core.state_db import Document, StateDB, state_db_at
 from driftline.rollout.traffic import TrafficConfig, TrafficMode  # noqa: F401 (TrafficMode: doctest)
 
 __all__ = ["SERVING_DOCUMENT", "SLOTS", "ServingState", "ServingStateStore"]
@@ -92,9 +92,17 @@ class ServingStateStore:
         self.db = db if isinstance(db, StateDB) else state_db_at(db)
         self.problem: str | None = None
 
+    @property
+    def document(self) -> str:
+        """The stored name of the document (with its model's prefix): what a batched read of many models asks for."""
+        return self.db.prefix + SERVING_DOCUMENT
+
     def load(self) -> ServingState | None:
         """The state, or None when there is none yet or it is unreadable (``problem`` then says why)."""
-        doc = self.db.get(SERVING_DOCUMENT)
+        return self.parse(self.db.get(SERVING_DOCUMENT))
+
+    def parse(self, doc: Document | None) -> ServingState | None:
+        """The state in ``doc`` (as :meth:`load` reads it, or from a batched read of many models)."""
         if doc is None:
             return None
         try:
