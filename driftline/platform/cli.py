@@ -243,12 +243,17 @@ def timeline(
     config: ConfigOpt = None,
     workdir: WorkdirOpt = None,
     last: Annotated[int, typer.Option(help="Show only the last N events (0 = all).")] = 0,
+    model: Annotated[
+        str | None, typer.Option(help="Registered model whose timeline to print (default: mlflow.model_name).")
+    ] = None,
 ) -> None:
-    """Print the audit timeline: windows analysed, decisions, retrains, gates, rollout transitions."""
+    """Print a model's audit timeline: windows analysed, decisions, retrains, gates, rollout transitions."""
     from driftline.core.state_db import model_state
     from driftline.core.timeline import Timeline
 
     cfg = _config(config, workdir)
+    if model:
+        cfg = cfg.with_overrides(**{"mlflow.model_name": model})
     for event in Timeline(model_state(cfg)).read(last=last or None):
         stamp = datetime.fromtimestamp(event["time"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         console.print(f"{stamp} [cyan]{event['kind']:>18}[/] {event['message']}")

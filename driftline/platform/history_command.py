@@ -31,6 +31,9 @@ def history(
         str | None, typer.Option(help="A time (ISO 8601, UTC, or Unix seconds); default: every period.")
     ] = None,
     alias: Annotated[str, typer.Option(help="The alias to follow.")] = "champion",
+    model: Annotated[
+        str | None, typer.Option(help="Registered model whose history to read (default: mlflow.model_name).")
+    ] = None,
 ) -> None:
     """Which version was champion (or another alias) at a time, since when and why (MLflow keeps no alias history)."""
     from driftline.core.alias_history import history_answer, parse_time
@@ -38,7 +41,7 @@ def history(
     from driftline.core.state_db import model_state
     from driftline.core.timeline import Timeline
 
-    cfg = load_config(config, workdir=workdir)
+    cfg = load_config(config, workdir=workdir, overrides={"mlflow.model_name": model} if model else None)
     when = parse_time(at) if at is not None else None
     answer = history_answer(Timeline(model_state(cfg)).read(), alias, when)
     if when is not None:

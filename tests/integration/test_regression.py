@@ -223,6 +223,7 @@ def test_history_says_which_version_was_champion_when_and_why(setup, url) -> Non
     bad = httpx.get(f"{url}/rollout/history", params={"at": "yesterday"}, timeout=30)
     assert bad.status_code == 422 and "ISO 8601" in bad.text
     args = ["history", "--config", str(folder / "driftline.yaml"), "--workdir", str(cfg.workdir_path)]
+    args += ["--model", cfg.mlflow.model_name]  # each model has its own timeline; the file names the default one
     printed = CliRunner().invoke(app, [*args, "--at", str(middle)])
     assert (
         printed.exit_code == 0
