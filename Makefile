@@ -31,12 +31,14 @@ integration: $(STAMP)
 
 # Two pytest processes side by side, each with its own session Ray (a local Ray per process): most integration
 # tests in one; in the other the unit tests, doctests, the two tests that start Ray clusters of their own (in
-# subprocesses), two long end-to-end tests, the ten-model fleet test and the 2,000,000-row label-window test. Much of an integration test
-# is waiting (process and replica starts, polls), so the two overlap well on 2 cores. The second one's output is
+# subprocesses), two long end-to-end tests, the ten-model fleet test, the Postgres rollout tests and the
+# 2,000,000-row label-window test. Much of an integration test is waiting (process and replica starts, polls),
+# so the two overlap well on 2 cores. The second one's output is
 # printed when both are done; the target fails if either does.
 SIDE := tests/integration/test_cluster.py tests/integration/test_cluster_cli.py \
 	tests/integration/test_families_ray.py tests/integration/test_readme_walkthrough.py \
-	tests/integration/test_label_window.py tests/integration/test_fleet_serving.py
+	tests/integration/test_label_window.py tests/integration/test_fleet_serving.py \
+	tests/integration/test_rollout_postgres.py
 SIDE_LOG := .pytest-side.log
 
 test: lint typecheck

@@ -31,9 +31,10 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def rcfg(cfg, champion):
-    rcfg = serving.module_config(cfg, "api-fuzz")
+@pytest.fixture(scope="module", params=["inline", "remote"])
+def rcfg(cfg, champion, request):
+    """Both placements: the same document, the same answers."""
+    rcfg = serving.module_config(cfg, f"api-fuzz-{request.param}", **{"serve.placement": request.param})
     yield rcfg
     serving.give_back_the_champion(rcfg, champion)  # a fuzzed promotion may have moved the alias
 

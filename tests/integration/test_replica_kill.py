@@ -59,12 +59,14 @@ ANSWER_LAG_S = 0.5
 Key = tuple[str, int]
 
 
-@pytest.fixture(scope="module")
-def kcfg(cfg, champion):
-    """The session's champion and MLflow store, this module's own work folder (serving state, logs, journal)."""
+@pytest.fixture(scope="module", params=["inline", "remote"])
+def kcfg(cfg, champion, request):
+    """The session's champion and MLflow store, this module's own work folder (serving state, logs, journal); both
+    placements: the promise is the same whether the models live in the router or in slot deployments."""
     return cfg.with_overrides(
         **{
-            "workdir": str(cfg.workdir_path / "replica-kill-tests"),
+            "serve.placement": request.param,
+            "workdir": str(cfg.workdir_path / f"replica-kill-tests-{request.param}"),
             "mlflow.tracking_uri": cfg.tracking_uri,
             "serve.log_flush_seconds": 0.5,
             "serve.poll_seconds": 0.2,
@@ -87,7 +89,7 @@ def app_url(kcfg, champion, serve_port) -> Iterator[str]:
 
     serve.run(build_app(kcfg), name=APP, route_prefix="/rk")
     yield f"http://127.0.0.1:{serve_port}/rk"
-    serve.delete(APP)
+    serve.delete(APP)  # the next placement's app takes the same name once this one is gone
 
 
 # ---------------------------------------------------------------------------------------------- the load
