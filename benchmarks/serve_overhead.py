@@ -217,8 +217,9 @@ def _config(workdir: Path) -> Any:
     )
 
 
-def _register_candidate(cfg: Any) -> str:
-    """The champion fine-tuned for one epoch on newer rows: a real second MLflow version."""
+def _register_candidate(cfg: Any, tune: bool = True) -> str:
+    """The champion fine-tuned for one epoch on newer rows (``tune``), else its own weights again (an A/A
+    candidate): a real second MLflow version."""
     from driftline.datasets import load_stream
     from driftline.model.registry import CHAMPION, ModelRegistry
     from driftline.train_jobs.local_executor import fit_local
@@ -229,7 +230,7 @@ def _register_candidate(cfg: Any) -> str:
     bundle, _ = registry.load_bundle(uri)
     stream, _ = load_stream(cfg.data)
     newer = stream.iloc[2000:3000]
-    tuned = fit_local(bundle, newer, LoopConfig(bundle.to_bytes(), epochs=1, seed=3)).bundle
+    tuned = fit_local(bundle, newer, LoopConfig(bundle.to_bytes(), epochs=1, seed=3)).bundle if tune else bundle
     version = registry.register(
         tuned,
         profile_json=registry.load_profile_json(uri),

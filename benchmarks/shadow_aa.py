@@ -29,30 +29,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _loadgen import available, run_load
-from serve_overhead import AUTH, _bodies, _config, _free_port, _wait
+from serve_overhead import AUTH, _bodies, _config, _free_port, _register_candidate, _wait
 
 TARGET_PASSES = 0.99
-
-
-def _identical_version(cfg: Any) -> str:
-    """The champion's weights registered again: an A/A candidate."""
-    from driftline.datasets import load_stream
-    from driftline.model.registry import CHAMPION, ModelRegistry
-
-    registry = ModelRegistry(cfg)
-    uri = f"models:/{cfg.mlflow.model_name}@{CHAMPION}"
-    bundle, _ = registry.load_bundle(uri)
-    example = load_stream(cfg.data)[0].iloc[:50]
-    version = registry.register(
-        bundle,
-        profile_json=registry.load_profile_json(uri),
-        example=example,
-        metrics={},
-        params={},
-        tags={"driftline.trigger": "benchmark"},
-        run_name="aa",
-    )
-    return str(version.version)
 
 
 def _verdict(url: str, candidate: str) -> dict[str, Any]:
@@ -93,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         champion = train_champion(cfg).version.version
-        twin = _identical_version(cfg)
+        twin = _register_candidate(cfg, tune=False)  # the champion's own weights: an A/A candidate
         port = _free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build_app(cfg), name="driftline", route_prefix="/dl")

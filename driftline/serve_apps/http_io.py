@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from driftline.serve_apps.payload import PayloadError
 
 __all__ = [
-    "NoSuchModel",
+    "RouteRefusal",
     "cause",
     "client_request_id",
     "error",
@@ -79,8 +79,8 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         raise PayloadError(400, "bad_json", "The body is not valid JSON (or nests too deep).") from None
 
 
-class NoSuchModel(Exception):
-    """A route's model is unknown, or cannot answer yet: the answer to give."""
+class RouteRefusal(Exception):
+    """A route cannot be served: its model is unknown (404) or cannot answer yet (503); the answer to give."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)

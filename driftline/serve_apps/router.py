@@ -40,7 +40,7 @@ from driftline.serve_apps.assignment import route
 from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
 from driftline.serve_apps.http_io import (
-    NoSuchModel,
+    RouteRefusal,
     cause,
     client_request_id,
     error,
@@ -166,19 +166,26 @@ class Router:
             if len(self._models) == 1:
                 return next(iter(self._models.values()))
             routes = ", ".join(f"/models/{n}/..." for n in sorted(self._models))
-            raise NoSuchModel(404, "model_required", f"{len(self._models)} models are served here; use {routes}.")
+            raise RouteRefusal(404, "model_required", f"{len(self._models)} models are served here; use {routes}.")
         model = self._models.get(name)
         if model is None:
-            raise NoSuchModel(
+            raise RouteRefusal(
                 404, "unknown_model", f"No model {name!r} is served here; served: {', '.join(sorted(self._models))}."
             )
         return model
+
+    async def _resolve(self, name: str | None) -> tuple[ServedModel, ServingState, DatasetSchema]:
+        """The route's model, its serving state and its champion's schema; :class:`RouteRefusal` when any is
+        missing."""
+        model = self._model(name)
+        state = await self._state(model)
+        return model, state, await self._schema(model, state)
 
     async def _state(self, model: ServedModel) -> ServingState:
         try:
             return await model.current()
         except Exception as exc:
-            raise NoSuchModel(
+            raise RouteRefusal(
                 503, "model_unavailable", f"Model {model.name!r} has no serving state yet: {type(exc).__name__}; retry."
             ) from None
 
@@ -194,11 +201,9 @@ class Router:
     async def _predict(self, name: str | None, request: Request) -> JSONResponse:
         request_id, client_id = new_request_id(time.time()), client_request_id(request)
         try:
-            model = self._model(name)
-            state = await self._state(model)
-            schema = await self._schema(model, state)
+            model, state, schema = await self._resolve(name)
             rows = parse_records(await read_json(request, self._max_body), schema, self._max_rows)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return err.response()
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
@@ -229,7 +234,7 @@ class Router:
         try:
             return await model.schema(state)
         except Exception as exc:  # the first request after a start or a promotion can beat the model's load
-            raise NoSuchModel(
+            raise RouteRefusal(
                 503, "model_unavailable", f"The champion of {model.name!r} is not ready: {type(exc).__name__}; retry."
             ) from None
 
@@ -249,7 +254,7 @@ class Router:
             body = await read_json(request, self._max_body)
             schema = await self._schema(model, state)
             items, single = parse_feedback(body, schema.classes, regression=schema.is_regression)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return err.response()
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
@@ -318,7 +323,7 @@ class Router:
     async def _rollout_status(self, name: str | None) -> Any:
         try:
             status: dict[str, Any] = await self._controller.status.remote(self._model(name).name)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return err.response()
         except StateStoreError as err:
             return error(503, "state_unavailable", str(cause(err)))
@@ -340,7 +345,7 @@ class Router:
         try:
             model = self._model(name)
             when = parse_time(at) if at is not None else None
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return err.response()
         except DriftlineError as err:
             return error(422, "bad_time", str(cause(err)))
@@ -369,7 +374,7 @@ class Router:
         try:
             model = self._model(name)
             result = await getattr(self._controller, operation).remote(model.name, *args)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return err.response()
         except RolloutError as err:
             return error(409, "rollout_conflict", str(cause(err)))
@@ -448,7 +453,7 @@ class Router:
     async def v2_model_ready(self, name: str) -> JSONResponse:
         try:
             model = self._model(name)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return v2_error(err.status, err.message)
         ready = await self._champion_loaded(model)
         return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 503)
@@ -457,12 +462,10 @@ class Router:
     @api.get("/v2/models/{name}/versions/{version}", include_in_schema=False)
     async def v2_model(self, name: str, version: str | None = None) -> JSONResponse:
         try:
-            model = self._model(name)
-            state = await self._state(model)
-            schema = await self._schema(model, state)
-        except NoSuchModel as err:
+            _, state, schema = await self._resolve(name)
+        except RouteRefusal as err:
             return v2_error(err.status, err.message)
-        versions = [v for v in (state.traffic.champion_version, state.traffic.candidate_version) if v is not None]
+        versions = state.versions
         if version is not None and version not in versions:
             return v2_error(404, f"Model {name!r} serves versions {versions}, not {version!r}.")
         return JSONResponse(model_metadata(name, versions, schema))
@@ -474,19 +477,16 @@ class Router:
         rollout; a version in the path must be one the model serves, and the answer says which one answered)."""
         request_id, client_id = new_request_id(time.time()), client_request_id(request)
         try:
-            model = self._model(name)
-            state = await self._state(model)
-            schema = await self._schema(model, state)
+            model, state, schema = await self._resolve(name)
             body = await read_body(request, self._max_body)
             parsed = parse_infer(body, request.headers.get("inference-header-content-length"), schema)
             rows = parse_records({"instances": parsed.rows}, schema, self._max_rows)
-        except NoSuchModel as err:
+        except RouteRefusal as err:
             return v2_error(err.status, err.message)
         except (V2Error, PayloadError) as err:
             return v2_error(err.status, str(err))
-        served = [v for v in (state.traffic.champion_version, state.traffic.candidate_version) if v is not None]
-        if version is not None and version not in served:
-            return v2_error(404, f"Model {name!r} serves versions {served}, not {version!r}.")
+        if version is not None and version not in state.versions:
+            return v2_error(404, f"Model {name!r} serves versions {state.versions}, not {version!r}.")
         chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
         try:
             answered = await model.serve(state, chosen, rows, request_id, parsed.id or client_id)
@@ -513,9 +513,8 @@ class Router:
 
     async def _openapi_of(self, name: str | None) -> JSONResponse:
         try:
-            model = self._model(name)
-            schema = await self._schema(model, await self._state(model))
-        except NoSuchModel as err:
+            model, _, schema = await self._resolve(name)
+        except RouteRefusal as err:
             return err.response()
         cached = self._openapi.get(model.name)
         if cached is None or cached[0] is not schema:  # it describes the champion's schema

@@ -61,7 +61,7 @@ class ServedModel:
     ) -> None:
         self.name, self.placement, self.outcomes = name, placement, outcomes
         self.registered = outcomes.model  # the registered model: what its records and metrics are named
-        self._store, self._controller, self._log = store, controller, log
+        self.store, self._controller, self._log = store, controller, log
         self._timeout = settings.request_timeout_seconds
         self.state = state
         self.state_problem: str | None = None  # why the last read of the serving state failed, if it did
@@ -70,21 +70,16 @@ class ServedModel:
         )
 
     # ------------------------------------------------------------------ background
-    @property
-    def store(self) -> ServingStateStore:
-        return self._store
-
     async def refresh(self) -> None:
-        """Re-read the serving state (keeping the last good one when the database is down), bring the versions
-        held in line with it, and hand the outcome counters to the controller."""
+        """Re-read the serving state now (keeping the last good one when the database is down) and bring the
+        versions held in line with it. The router's poll does this for every model at once, and hands the
+        outcome counters to the controller."""
         try:
-            loaded = await asyncio.to_thread(self._store.load)
+            loaded = await asyncio.to_thread(self.store.load)
         except StateStoreError as exc:
             await self.adopt(None, str(exc), reachable=False)
         else:
-            await self.adopt(loaded, self._store.problem)
-        if not self.outcomes.empty():
-            self._controller.observe.remote({self.name: self.outcomes.drain()})
+            await self.adopt(loaded, self.store.problem)
 
     async def adopt(self, loaded: ServingState | None, problem: str | None, reachable: bool = True) -> None:
         """Take a state read for this model (None: none stored or unreadable, ``problem`` says which; or the

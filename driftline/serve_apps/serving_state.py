@@ -43,6 +43,11 @@ class ServingState:
     def candidate_slot(self) -> str:
         return "b" if self.champion_slot == "a" else "a"
 
+    @property
+    def versions(self) -> list[str]:
+        """The versions being served: the champion, then the candidate if there is one."""
+        return [v for v in (self.traffic.champion_version, self.traffic.candidate_version) if v is not None]
+
     def slot_for(self, variant: Variant) -> str:
         return self.champion_slot if variant is Variant.CHAMPION else self.candidate_slot
 
