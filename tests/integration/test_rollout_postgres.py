@@ -100,7 +100,14 @@ def test_a_stopped_database_keeps_users_served_and_the_rollout_resumes(rcfg, cha
     spec = {
         "mode": "canary",
         "candidate_version": candidate,
-        "canary": {"steps": [0.5, 1.0], "min_requests_per_step": 10, "min_seconds_per_step": 0},
+        # What is tested is the outage, not latency: p99 of ten answers is their slowest one, and on a shared
+        # 2-core machine that one can be twice the champion's (CI saw 2.1x and rolled back a healthy copy).
+        "canary": {
+            "steps": [0.5, 1.0],
+            "min_requests_per_step": 10,
+            "min_seconds_per_step": 0,
+            "max_p99_latency_ratio": 100.0,
+        },
     }
     assert httpx.post(f"{app_url}/rollout", json=spec, headers=AUTH).status_code == 200
     try:
