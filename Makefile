@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.driftline-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck unit integration demo clean
+.PHONY: install test lint typecheck docs unit integration demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,16 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check driftline tests benchmarks
-	$(BIN)/ruff format --check driftline tests benchmarks
+	$(BIN)/ruff check driftline tests benchmarks docs/_hooks
+	$(BIN)/ruff format --check driftline tests benchmarks docs/_hooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The documentation site from docs/ into site/ (offline). --strict: a broken link or anchor, a page missing from the
+# nav, a config field or CLI option without a description, or a route without a summary fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit --doctest-modules driftline $(PYTEST_ARGS)
@@ -36,12 +41,12 @@ integration: $(STAMP)
 # so the two overlap well on 2 cores. The second one's output is
 # printed when both are done; the target fails if either does.
 SIDE := tests/integration/test_cluster.py tests/integration/test_cluster_cli.py \
-	tests/integration/test_families_ray.py tests/integration/test_readme_walkthrough.py \
+	tests/integration/test_families_ray.py tests/integration/test_docs_walkthrough.py \
 	tests/integration/test_label_window.py tests/integration/test_fleet_serving.py \
 	tests/integration/test_rollout_postgres.py
 SIDE_LOG := .pytest-side.log
 
-test: lint typecheck
+test: lint typecheck docs
 	@$(BIN)/pytest tests/unit $(SIDE) --doctest-modules driftline --durations=10 $(PYTEST_ARGS) \
 		> $(SIDE_LOG) 2>&1 & side=$$!; \
 	$(BIN)/pytest tests/integration $(SIDE:%=--ignore=%) --durations=20 $(PYTEST_ARGS); main=$$?; \
@@ -54,4 +59,4 @@ demo: $(STAMP)
 	$(BIN)/driftline demo $(DEMO_ARGS)
 
 clean:
-	rm -rf .driftline .pytest_cache .mypy_cache .ruff_cache .pytest-side.log
+	rm -rf .driftline .pytest_cache .mypy_cache .ruff_cache .pytest-side.log site

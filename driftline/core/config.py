@@ -141,7 +141,9 @@ class DatasetConfig(StrictModel):
     )
     label: str = Field(min_length=1, description="The target column.")
     task: Task | None = Field(default=None, description="binary | multiclass | regression; null infers it.")
-    features: FeatureSelection = Field(default_factory=FeatureSelection)
+    features: FeatureSelection = Field(
+        default_factory=FeatureSelection, description="Which columns are features, and of which kind."
+    )
     timestamp: str | None = Field(default=None, description="Time-order column; null keeps the table's row order.")
     id: str | None = Field(default=None, description="Row id column (never a feature).")
     max_categories: int = Field(
@@ -312,9 +314,15 @@ class ServeConfig(StrictModel):
             "/v2/models/{name}/...); empty: the one model mlflow.model_name, also at /predict and /feedback."
         ),
     )
-    router: DeploymentResources = Field(default_factory=DeploymentResources)
-    model: DeploymentResources = Field(default_factory=DeploymentResources)
-    batching: ModelBatching = Field(default_factory=ModelBatching)
+    router: DeploymentResources = Field(
+        default_factory=DeploymentResources, description="The router deployment: replicas, CPUs, autoscaling."
+    )
+    model: DeploymentResources = Field(
+        default_factory=DeploymentResources, description="Each model slot deployment of placement remote."
+    )
+    batching: ModelBatching = Field(
+        default_factory=ModelBatching, description="Concurrent calls to one version answered in one model call."
+    )
     admin_token: str | None = Field(
         default=None, description="Bearer token of the admin API; prefer $DRIFTLINE_ADMIN_TOKEN. None disables it."
     )
@@ -369,16 +377,20 @@ class DriftlineConfig(StrictModel):
         default=Path(".driftline"),
         description=f"Work folder for MLflow's database, artifacts, logs and state (env ${WORKDIR_ENV} overrides).",
     )
-    ray: RayConfig = Field(default_factory=RayConfig)
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
+    ray: RayConfig = Field(default_factory=RayConfig, description="Which Ray to use (local or a cluster).")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking, registry, model name.")
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="The built-in streams (synthetic, Elec2) when no dataset is given."
+    )
     dataset: DatasetConfig | None = Field(
         default=None, description="The user's own table; when set, it replaces data (the synthetic or Elec2 stream)."
     )
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
-    state: StateConfig = Field(default_factory=StateConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The model family and its settings.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training the champion on Ray Train.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="The Serve application and its models.")
+    state: StateConfig = Field(
+        default_factory=StateConfig, description="The state database (rollouts, serving, loop, timeline)."
+    )
 
     @property
     def workdir_path(self) -> Path:

@@ -141,10 +141,18 @@ class DriftConfig(StrictModel):
     )
     thresholds: dict[str, float] = Field(default_factory=dict, description="Global per-test threshold overrides.")
     features: dict[str, FeatureOverride] = Field(default_factory=dict, description="Per-feature overrides.")
-    dataset: DatasetVerdictConfig = Field(default_factory=DatasetVerdictConfig)
-    label_shift: LabelShiftConfig = Field(default_factory=LabelShiftConfig)
-    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
-    joint: JointDriftConfig = Field(default_factory=JointDriftConfig)
+    dataset: DatasetVerdictConfig = Field(
+        default_factory=DatasetVerdictConfig, description="When the dataset as a whole is drifted."
+    )
+    label_shift: LabelShiftConfig = Field(
+        default_factory=LabelShiftConfig, description="Label-shift estimation (BBSE, MLLS) and its verdict."
+    )
+    performance: PerformanceConfig = Field(
+        default_factory=PerformanceConfig, description="Performance on labelled rows, and its decay test."
+    )
+    joint: JointDriftConfig = Field(
+        default_factory=JointDriftConfig, description="The joint (multivariate) domain-classifier test."
+    )
     schema_: SchemaConfig | None = Field(
         default=None, alias="schema", description="Explicit schema for a Parquet reference; null infers it."
     )

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 _TERMINAL = {"PROMOTED", "ROLLED_BACK"}
-# Shadow, then a canary ramp, with RolloutSpec's documented defaults (see README "Safe rollout").
+# Shadow, then a canary ramp, with RolloutSpec's documented defaults (see docs/concepts/rollouts.md).
 _DEFAULT_ROLLOUT: dict[str, Any] = {"mode": "shadow", "shadow": {"then_canary": True}}
 
 

@@ -105,7 +105,7 @@ class TriggerConfig(StrictModel):
         gt=0,
         le=1,
         description="Fire before labels arrive when baseline accuracy - the upper end of the estimated accuracy's "
-        "interval (CBPE) >= this; null off (no label-free estimate sees concept drift, see the README).",
+        "interval (CBPE) >= this; null off (no label-free estimate sees concept drift: docs/concepts/estimation.md).",
     )
     refresh_below_rows: int | None = Field(
         default=1_000,

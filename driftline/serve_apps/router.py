@@ -63,6 +63,9 @@ from driftline.serve_apps.v2_protocol import V2Error, infer_response, model_meta
 
 __all__ = ["Router", "api"]
 
+V2_METADATA = "Open Inference Protocol: a model's inputs and outputs (one tensor per feature)"
+V2_INFER = "Open Inference Protocol: predict (JSON or binary tensors); routed and logged like /predict"
+
 api = FastAPI(
     title="driftline",
     description="Predictions from the champion model, with shadow, A/B and canary rollout of candidates.",
@@ -428,15 +431,15 @@ class Router:
         return await self._admin(name, request, "abort", "manual abort via API")
 
     # ------------------------------------------------------------------ the Open Inference Protocol (v2)
-    @api.get("/v2", include_in_schema=False)
+    @api.get("/v2", summary="Open Inference Protocol: server metadata", include_in_schema=False)
     async def v2_server(self) -> JSONResponse:
         return JSONResponse({"name": "driftline", "version": __version__, "extensions": ["binary_tensor_data"]})
 
-    @api.get("/v2/health/live", include_in_schema=False)
+    @api.get("/v2/health/live", summary="Open Inference Protocol: the server is live", include_in_schema=False)
     async def v2_live(self) -> JSONResponse:
         return JSONResponse({"live": True})
 
-    @api.get("/v2/health/ready", include_in_schema=False)
+    @api.get("/v2/health/ready", summary="Open Inference Protocol: every model is ready", include_in_schema=False)
     async def v2_ready(self) -> JSONResponse:
         """Ready when every model served holds its champion (a model that failed to load makes it 503)."""
         self._start_pump()
@@ -449,7 +452,7 @@ class Router:
         except Exception:
             return False
 
-    @api.get("/v2/models/{name}/ready", include_in_schema=False)
+    @api.get("/v2/models/{name}/ready", summary="Open Inference Protocol: one model is ready", include_in_schema=False)
     async def v2_model_ready(self, name: str) -> JSONResponse:
         try:
             model = self._model(name)
@@ -458,8 +461,8 @@ class Router:
         ready = await self._champion_loaded(model)
         return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 503)
 
-    @api.get("/v2/models/{name}", include_in_schema=False)
-    @api.get("/v2/models/{name}/versions/{version}", include_in_schema=False)
+    @api.get("/v2/models/{name}", summary=V2_METADATA, include_in_schema=False)
+    @api.get("/v2/models/{name}/versions/{version}", summary=V2_METADATA, include_in_schema=False)
     async def v2_model(self, name: str, version: str | None = None) -> JSONResponse:
         try:
             _, state, schema = await self._resolve(name)
@@ -470,8 +473,8 @@ class Router:
             return v2_error(404, f"Model {name!r} serves versions {versions}, not {version!r}.")
         return JSONResponse(model_metadata(name, versions, schema))
 
-    @api.post("/v2/models/{name}/infer", include_in_schema=False)
-    @api.post("/v2/models/{name}/versions/{version}/infer", include_in_schema=False)
+    @api.post("/v2/models/{name}/infer", summary=V2_INFER, include_in_schema=False)
+    @api.post("/v2/models/{name}/versions/{version}/infer", summary=V2_INFER, include_in_schema=False)
     async def v2_infer(self, name: str, request: Request, version: str | None = None) -> JSONResponse:
         """Routed, logged, counted and labelled exactly like ``/models/{name}/predict`` (the variant follows the
         rollout; a version in the path must be one the model serves, and the answer says which one answered)."""
@@ -502,12 +505,12 @@ class Router:
         return JSONResponse(answer, headers={"X-Driftline-Request-Id": request_id})
 
     # ------------------------------------------------------------------ the API's own description
-    @api.get("/openapi.json", include_in_schema=False)
+    @api.get("/openapi.json", summary="The OpenAPI document, strict for the served model", include_in_schema=False)
     async def openapi(self) -> JSONResponse:
         """The OpenAPI document with the served model's features, types and classes (see ``openapi.py``)."""
         return await self._openapi_of(None)
 
-    @api.get("/models/{name}/openapi.json", include_in_schema=False)
+    @api.get("/models/{name}/openapi.json", summary="One model's OpenAPI document", include_in_schema=False)
     async def openapi_model(self, name: str) -> JSONResponse:
         return await self._openapi_of(name)
 
@@ -522,7 +525,7 @@ class Router:
             cached = self._openapi[model.name] = (schema, serving_openapi(base, schema, max_rows=self._max_rows))
         return JSONResponse(cached[1])
 
-    @api.get("/docs", include_in_schema=False)
+    @api.get("/docs", summary="The OpenAPI document in Swagger UI", include_in_schema=False)
     async def docs(self, request: Request) -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=f"{request.scope.get('root_path', '')}/openapi.json", title=api.title)
 

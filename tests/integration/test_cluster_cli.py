@@ -1,19 +1,20 @@
-"""The README's cluster commands, run as written, against a `ray start --head` cluster with Ray token auth on.
+"""The cluster how-to's commands (``docs/how-to/cluster.md``), run as written, against a `ray start --head`
+cluster with Ray token auth on.
 
-The commands are read from the README's "Production shape" section itself (so the test follows the README, and
-fails when it drifts), with only the placeholders, the config path and the ``/mnt/driftline`` work folder
-substituted. They run through the ``ray`` and ``serve`` CLIs of ``.venv/bin`` in subprocesses, with ``cwd`` at the
-repository root, so ``--working-dir .`` uploads this checkout.
+The commands are read from that page itself (so the test follows the docs, and fails when they drift), with only
+the placeholders, the config path and the ``/mnt/driftline`` work folder substituted. They run through the ``ray``
+and ``serve`` CLIs of ``.venv/bin`` in subprocesses, with ``cwd`` at the repository root, so ``--working-dir .``
+uploads this checkout.
 
 What it proves:
 
 - ``ray job submit`` of ``driftline train``, of the drift job (``--engine ray``) and of the retrain job, exactly as
-  the README writes them after its ``export RAY_ADDRESS=... RAY_AUTH_MODE=token RAY_AUTH_TOKEN=...``, each end
+  the page writes them after its ``export RAY_ADDRESS=... RAY_AUTH_MODE=token RAY_AUTH_TOKEN=...``, each end
   SUCCEEDED and leave what they promise: a registered champion, a drift report over the Serve app's prediction and
   feedback logs, a new gated candidate version with its lineage (the champion alias does not move).
 - The cluster really has auth on: the same submit and ``serve status`` without the token (401) or with a wrong one
   (403) are refused, and no job was created.
-- ``serve status -a $RAY_ADDRESS`` (the README line) answers through token auth, showing the driftline app (deployed
+- ``serve status -a $RAY_ADDRESS`` (the page's line) answers through token auth, showing the driftline app (deployed
   with ``serve deploy`` from a copy of ``configs/serve.yaml``) RUNNING with every deployment HEALTHY; that app on
   the cluster writes the prediction and feedback logs the drift job then reads (every label accepted).
 - What ``--working-dir .`` shipped, as unpacked on the node, holds the code and configs and no ``.venv``, ``.git``
@@ -57,7 +58,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # .venv/bin: the ray and serve CLIs, and the python the cluster's jobs run
-README_SECTION = "## Production shape (beyond one machine)"
+CLUSTER_PAGE = REPO / "docs" / "how-to" / "cluster.md"
 MODEL = "driftline-model"
 JOB_TIMEOUT_S = 300
 ROWS_SERVED = 300
@@ -69,7 +70,7 @@ class RayHead:
     token: str
     temp_dir: Path
     session_id: int
-    env: dict[str, str]  # what the README's `export` line sets, on top of a clean environment
+    env: dict[str, str]  # what the page's `export` line sets, on top of a clean environment
 
     def run(self, args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
         cmd = [str(BIN / args[0]), *args[1:]]
@@ -200,13 +201,12 @@ def _wait_for_dashboard(url: str, token: str, timeout_s: float = 90) -> None:
     raise AssertionError(f"the dashboard's job API at {url} never answered: {last}")
 
 
-def _readme_commands(head: RayHead, config: Path, workdir: Path) -> list[list[str]]:
-    """The README production section's shell lines as argv lists, the way bash would run them after the `export`.
+def _documented_commands(head: RayHead, config: Path, workdir: Path) -> list[list[str]]:
+    """The cluster page's shell lines as argv lists, the way bash would run them after the `export`.
 
     Only the placeholders, the config path and the cluster's work folder change; ``$RAY_ADDRESS`` is expanded from
     the exported environment; comments are dropped; everything else runs as written."""
-    text = (REPO / "README.md").read_text()
-    block = text.split(README_SECTION, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    block = CLUSTER_PAGE.read_text().split("```bash\n", 1)[1].split("```", 1)[0]
     block = block.replace("\\\n", " ")
     block = block.replace("<ray head>:8265", head.dashboard.removeprefix("http://"))
     block = block.replace("<the cluster's Ray token>", head.token).replace("$RAY_ADDRESS", head.dashboard)
@@ -293,7 +293,7 @@ def _serve_traffic(head: RayHead, config: Path, scratch: Path) -> dict[str, Any]
 
 
 def _split(commands: list[list[str]]) -> dict[str, list[str]]:
-    """The README's lines by role; the `--no-wait ... driftline run` control loop is not run here (it never ends)."""
+    """The page's lines by role; the `--no-wait ... driftline run` control loop is not run here (it never ends)."""
     jobs = [c for c in commands if c[:3] == ["ray", "job", "submit"] and "--no-wait" not in c]
     found = {
         "export": next(c for c in commands if c[0] == "export"),
@@ -328,7 +328,7 @@ def _check_upload(head: RayHead) -> None:
 
 
 def test_a_submit_without_the_clusters_token_is_refused(head: RayHead, scratch: Path) -> None:
-    readme = _split(_readme_commands(head, scratch / "unused.yaml", scratch / "unused"))
+    readme = _split(_documented_commands(head, scratch / "unused.yaml", scratch / "unused"))
     no_token = {k: v for k, v in head.env.items() if not k.startswith("RAY_AUTH_")}
     wrong_token = head.env | {"RAY_AUTH_TOKEN": secrets.token_hex(32)}
     # The dashboard answers 401 "Missing authentication token" / 403 "Invalid authentication token".
@@ -349,7 +349,7 @@ def test_the_readme_cluster_commands_run_as_written(head: RayHead, scratch: Path
         took[step], mark = round(time.monotonic() - mark, 1), time.monotonic()
 
     config, workdir = _write_config(scratch)
-    readme = _split(_readme_commands(head, config, workdir))
+    readme = _split(_documented_commands(head, config, workdir))
     exported = dict(item.split("=", 1) for item in readme["export"][1:])
     assert exported == {"RAY_ADDRESS": head.dashboard, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": head.token}
     assert {k: head.env[k] for k in exported} == exported  # the environment every command below runs in
@@ -382,4 +382,4 @@ def test_the_readme_cluster_commands_run_as_written(head: RayHead, scratch: Path
 
     assert sorted(j["status"] for j in head.jobs()) == ["SUCCEEDED"] * 3
     _check_upload(head)
-    print(f"README cluster commands, seconds per step: {took}")  # shown with pytest -s
+    print(f"documented cluster commands, seconds per step: {took}")  # shown with pytest -s

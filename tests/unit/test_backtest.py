@@ -27,7 +27,7 @@ def test_triggered_retrains_soon_after_the_change_and_not_before(drift_stream) -
         assert row["retrain_at"], f"{row['variant']}: never retrained"
         first = row["retrain_at"][0]
         assert first > change, f"{row['variant']}: retrained at {first}, before the change at {change}"
-        # Found in the first window that ends after the change (row 2,750 for the change at 2,500; see the README).
+        # Found in the first window that ends after the change (row 2,750 for the change at 2,500).
         assert first <= change + WINDOW, f"{row['variant']}: first retrain {first} is late (change {change})"
 
 

@@ -41,8 +41,8 @@ def _rejections(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def test_peeking_keeps_false_positives_at_alpha_while_fixed_test_inflates() -> None:
     seq_fpr, fixed_fpr = _rejections(*_cumulative(np.random.default_rng(2017), 0.3, 0.3))
-    # The README quotes this seeded run: 0.75% for mSPRT (3 of 400), 26% for the peeked z test. The mSPRT bound is
-    # alpha itself (always valid), not alpha plus Monte-Carlo slack.
+    # docs/concepts/rollouts.md quotes this seeded run: 0.75% for mSPRT (3 of 400), 26% for the peeked z test.
+    # The mSPRT bound is alpha itself (always valid), not alpha plus Monte-Carlo slack.
     assert seq_fpr <= 0.01 < ALPHA
     assert fixed_fpr >= 0.2  # the peeked fixed-horizon test is not valid: about five times alpha
     assert fixed_fpr > 2 * seq_fpr

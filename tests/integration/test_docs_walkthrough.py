@@ -1,9 +1,9 @@
-"""The README's "Your own data" walkthrough, line by line, on real Ray, MLflow and Serve: export a table, init,
-train, drift, retrain, serve, roll out the candidate in shadow and promote it.
+"""The "Your own table" how-to (``docs/how-to/own-table.md``), line by line, on real Ray, MLflow and Serve: export a
+table, init, train, drift, retrain, serve, roll out the candidate in shadow and promote it.
 
-The commands are read from the README itself (between the walkthrough markers), so the docs cannot drift from what
-works. ``driftline serve`` is the one line run differently: the app is deployed on this session's Serve proxy, and
-the rollout lines talk to it at its real URL.
+The commands are read from the page itself (between the walkthrough markers), so the docs cannot drift from what
+works; the README's short example must be lines of that walkthrough. ``driftline serve`` is the one line run
+differently: the app is deployed on this session's Serve proxy, and the rollout lines talk to it at its real URL.
 """
 
 from __future__ import annotations
@@ -22,17 +22,28 @@ from driftline.model.registry import CHAMPION, ModelRegistry
 
 pytestmark = pytest.mark.integration
 
-README_URL = "http://127.0.0.1:8000"
+DOCS_URL = "http://127.0.0.1:8000"
+OWN_TABLE_PAGE = REPO_ROOT / "docs" / "how-to" / "own-table.md"
 
 
-def walkthrough_commands() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
-    block = text.split("<!-- walkthrough:start -->")[1].split("<!-- walkthrough:end -->")[0]
+def _between(text: str, marker: str) -> list[str]:
+    block = text.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
     lines = [line.split("  #")[0].strip().rstrip("&").strip() for line in block.splitlines()]
     return [line for line in lines if line.startswith("driftline ")]
 
 
-def test_the_readme_walkthrough_runs_from_export_to_a_promoted_candidate(
+def walkthrough_commands() -> list[str]:
+    return _between(OWN_TABLE_PAGE.read_text(), "walkthrough")
+
+
+def test_the_readme_example_is_part_of_the_tested_walkthrough() -> None:
+    example = _between((REPO_ROOT / "README.md").read_text(), "example")
+    walkthrough = walkthrough_commands()
+    assert len(example) >= 4, example
+    assert [line for line in walkthrough if line in example] == example, (example, walkthrough)
+
+
+def test_the_own_table_walkthrough_runs_from_export_to_a_promoted_candidate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_session: None, serve_port: int
 ) -> None:
     from ray import serve
@@ -56,7 +67,7 @@ def test_the_readme_walkthrough_runs_from_export_to_a_promoted_candidate(
                 served = load_config(overrides={"serve.admin_token": "walkthrough-token"})
                 serve.run(build_app(served), name="walk", route_prefix="/walk")
                 continue
-            args = shlex.split(command.replace(README_URL, url))[1:]
+            args = shlex.split(command.replace(DOCS_URL, url))[1:]
             result = runner.invoke(app, args)
             assert result.exit_code == 0, f"{command}\n{result.output}\n{result.exception!r}"
             if args[0] == "init":
