@@ -17,6 +17,7 @@ the classifier's probabilities by ``new_prior / reference_prior`` and renormalis
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,34 @@ from driftline.monitors.summaries import LabelSummary
 __all__ = ["BBSEEstimate", "bbse_prior", "label_shift_section", "reweight_probabilities"]
 
 
+MAX_CONDITION_NUMBER = 1e10  # above this C is numerically singular: the prior is not identifiable from predictions
+
+
 @dataclass(frozen=True)
 class BBSEEstimate:
     prior: np.ndarray  # estimated class prior in the window
     weights: np.ndarray  # q(y) / p_validation(y), clipped at 0
-    condition_number: float  # of C; large means the classifier barely separates the classes
+    condition_number: float  # of C; large means the classifier barely separates the classes (inf: C is singular)
+    never_predicted: tuple[int, ...] = ()  # classes the model never predicted on validation (they make C singular)
+
+    @property
+    def identifiable(self) -> bool:
+        return math.isfinite(self.condition_number) and self.condition_number <= MAX_CONDITION_NUMBER
+
+    def note(self, classes: tuple[ClassValue, ...]) -> str | None:
+        """Why the estimate cannot be trusted, or None when it can."""
+        if self.identifiable:
+            return None
+        cause = (
+            f"the model never predicted class(es) {', '.join(str(classes[i]) for i in self.never_predicted)} on "
+            "validation"
+            if self.never_predicted
+            else "two classes are predicted alike on validation"
+        )
+        return (
+            f"the validation confusion matrix is singular ({cause}): BBSE cannot identify the prior from predictions; "
+            "its estimate is shown but not used"
+        )
 
 
 def bbse_prior(confusion: np.ndarray, predicted_counts: np.ndarray) -> BBSEEstimate:
@@ -54,7 +78,8 @@ def bbse_prior(confusion: np.ndarray, predicted_counts: np.ndarray) -> BBSEEstim
     p_val = cm.sum(axis=1) / cm.sum()
     prior = w * p_val
     prior = prior / prior.sum() if prior.sum() > 0 else p_val
-    return BBSEEstimate(prior, w, float(np.linalg.cond(c)))
+    never = tuple(int(i) for i in np.flatnonzero(cm.sum(axis=0) == 0))
+    return BBSEEstimate(prior, w, float(np.linalg.cond(c)), never)
 
 
 def reweight_probabilities(proba: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -113,7 +138,7 @@ def label_shift_section(
             p_value = float(chisquare(window.label_counts, ref * n_lab).pvalue)
     elif mlls is not None and n_pred >= cfg.min_predictions:
         best, source = mlls, "mlls"
-    elif est is not None:
+    elif est is not None and est.identifiable:
         best, source = est.prior, "bbse"
     tv = weights = None
     if best is not None and ref is not None:
@@ -133,7 +158,10 @@ def label_shift_section(
         "threshold": cfg.tv_threshold,
         "labelled_rows": n_lab,
         "predicted_rows": n_pred,
-        "bbse_condition_number": None if est is None else est.condition_number,
+        "bbse_condition_number": None
+        if est is None or not math.isfinite(est.condition_number)
+        else est.condition_number,
+        "bbse_note": None if est is None else est.note(classes),
         "mlls_prior": _as_dict(classes, mlls),
         "prior_choice": _why(source),
     }

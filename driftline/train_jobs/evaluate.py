@@ -24,7 +24,7 @@ import pandas as pd
 from driftline.model.bundle import ModelBundle
 from driftline.train_jobs.local_executor import encode_labels
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["ConstantPredictor", "Evaluation", "constant_predictor", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,25 @@ def evaluate(bundle: ModelBundle, frame: pd.DataFrame) -> Evaluation:
     matrix = np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k)
     accuracy = float((truth == predicted).mean()) if len(truth) else float("nan")
     return Evaluation(accuracy, len(truth), matrix, probabilities=proba, truth=truth)
+
+
+@dataclass(frozen=True)
+class ConstantPredictor:
+    """The predictor a model must beat: its training rows' most common class (or mean target), scored on a holdout."""
+
+    answer: str  # the class or the mean it always answers, for the reason
+    score: float  # accuracy, or RMSE for regression, on the holdout
+    metric: str
+
+
+def constant_predictor(bundle: ModelBundle, train: pd.DataFrame, holdout: pd.DataFrame) -> ConstantPredictor:
+    """Fit the constant on ``train`` (majority class or mean target) and score it on ``holdout``."""
+    fitted, truth = encode_labels(train, bundle), encode_labels(holdout, bundle)
+    if bundle.is_regression:
+        mean = float(np.mean(fitted)) if len(fitted) else 0.0
+        rmse = float(np.sqrt(np.mean((truth - mean) ** 2))) if len(truth) else math.nan
+        return ConstantPredictor(f"the mean {mean:.4g}", rmse, "rmse")
+    counts = np.bincount(fitted, minlength=len(bundle.classes))
+    majority = int(counts.argmax())
+    accuracy = float((truth == majority).mean()) if len(truth) else math.nan
+    return ConstantPredictor(f"class {bundle.classes[majority]!r}", accuracy, "accuracy")

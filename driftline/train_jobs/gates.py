@@ -4,6 +4,9 @@
   accuracy is at least the champion's minus ``margin``.
 - :func:`forgetting_gate`: on a holdout of older data (from the replay reservoir), the candidate loses at most
   ``max_drop`` accuracy against the champion. Without an older holdout it passes and says it was not evaluated.
+- :func:`beats_constant_gate`: on the recent holdout, the candidate does at least as well as always answering its
+  training rows' most common class (regression: their mean). Beating a champion that the data left behind is not
+  enough: a champion can be worse than a constant after a concept change.
 
 For a regression model the gates compare RMSE (lower is better) and the margins are relative: the candidate passes
 ``not_worse`` when its RMSE is at most the champion's times ``1 + margin``, and ``forgetting`` when its RMSE on the
@@ -20,6 +23,8 @@ Each returns a :class:`GateResult` with a one-sentence reason and the numbers be
 (False, 'older holdout: candidate 0.700 lost 0.160 > 0.050 vs champion 0.860 (300 rows).')
 >>> not_worse_gate(candidate=1.04, champion=1.0, n=400, margin=0.05, metric="rmse").reason
 'recent holdout: candidate rmse 1.040 <= champion 1.000 x (1 + margin 0.050) (400 rows).'
+>>> beats_constant_gate(candidate=0.356, constant=0.397, answer="class 'b'", n=73).reason
+"recent holdout: candidate 0.356 < 0.397 of always answering class 'b' (73 rows)."
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ERROR_METRICS", "GateReport", "GateResult", "combine", "forgetting_gate", "not_worse_gate"]
+__all__ = [
+    "ERROR_METRICS",
+    "GateReport",
+    "GateResult",
+    "beats_constant_gate",
+    "combine",
+    "forgetting_gate",
+    "not_worse_gate",
+]
 
 # Metrics where lower is better: their margins are relative to the champion's value.
 ERROR_METRICS = frozenset({"rmse", "mae"})
@@ -150,6 +163,26 @@ def _error_forgetting(candidate: float, champion: float, n: int, max_drop: float
         f"{'<=' if ok else '>'} {max_drop:.1%} ({n} rows)."
     )
     return GateResult("forgetting", ok, reason, evidence)
+
+
+def beats_constant_gate(
+    candidate: float, constant: float, answer: str, n: int, min_rows: int = 1, metric: str = "accuracy"
+) -> GateResult:
+    """Pass when the candidate scores at least as well as the constant predictor ``answer`` on ``n`` holdout rows."""
+    name = "beats_constant"
+    short = _too_few(name, "recent holdout", n, min_rows)
+    if short is not None:
+        return short
+    lower_is_better = metric in ERROR_METRICS
+    ok = candidate <= constant + _EPS if lower_is_better else candidate >= constant - _EPS
+    evidence = {"candidate": candidate, "constant": constant, "answer": answer, "n": n, "metric": metric}
+    shown = f"{metric} " if lower_is_better else ""
+    if ok:
+        reason = f"recent holdout: candidate {shown}{candidate:.3f} beats {constant:.3f} of always answering {answer}"
+    else:
+        reason = f"recent holdout: candidate {shown}{candidate:.3f} {'>' if lower_is_better else '<'} {constant:.3f} of"
+        reason += f" always answering {answer}"
+    return GateResult(name, ok, f"{reason} ({n} rows).", evidence)
 
 
 def combine(results: list[GateResult]) -> GateReport:

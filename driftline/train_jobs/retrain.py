@@ -32,17 +32,26 @@ from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.candidate import register_candidate
-from driftline.train_jobs.evaluate import Evaluation, evaluate
+from driftline.train_jobs.cold_challenger import concept_changed, pick
+from driftline.train_jobs.evaluate import Evaluation, constant_predictor, evaluate
 from driftline.train_jobs.family_fit import fit_family_local, fit_family_on_ray
-from driftline.train_jobs.gates import GateReport, combine, forgetting_gate, not_worse_gate
+from driftline.train_jobs.gates import (
+    GateReport,
+    GateResult,
+    beats_constant_gate,
+    combine,
+    forgetting_gate,
+    not_worse_gate,
+)
 from driftline.train_jobs.loop import LoopConfig
 from driftline.train_jobs.ray_executor import unique_run_name
-from driftline.train_jobs.retrain_config import Executor, RetrainConfig, load_retrain_config
+from driftline.train_jobs.retrain_config import ColdChallenger, Executor, RetrainConfig, load_retrain_config
 from driftline.train_jobs.retrain_window import (
     baseline_before_shift,
     describe_window,
     labelled_rows,
     load_window,
+    parent_baseline,
     split_window,
 )
 from driftline.train_jobs.warm_start import load_champion, start_bundle
@@ -131,7 +140,10 @@ def _params(rcfg: RetrainConfig, new_rows: int, replay_rows: int) -> dict[str, A
     }
 
 
-def _loop_config(rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | None) -> LoopConfig:
+def _loop_config(
+    rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | None, warm: bool | None = None
+) -> LoopConfig:
+    warm = rcfg.warm_start.enabled if warm is None else warm
     return LoopConfig(
         initial_bundle=start.to_bytes(),
         epochs=rcfg.epochs,
@@ -139,21 +151,33 @@ def _loop_config(rcfg: RetrainConfig, start: ModelBundle, fail_at_epoch: int | N
         learning_rate=rcfg.learning_rate,
         seed=rcfg.seed,
         max_steps_per_epoch=rcfg.max_steps_per_epoch,
-        shrink=rcfg.warm_start.shrink if rcfg.warm_start.enabled else None,
+        shrink=rcfg.warm_start.shrink if warm else None,
         perturb=rcfg.warm_start.perturb,
         fail_at_epoch=fail_at_epoch,
     )
 
 
 def _gate(
-    rcfg: RetrainConfig, bundle: ModelBundle, champion: ModelBundle, recent: pd.DataFrame, older: pd.DataFrame
+    rcfg: RetrainConfig,
+    bundle: ModelBundle,
+    champion: ModelBundle,
+    train: pd.DataFrame,
+    recent: pd.DataFrame,
+    older: pd.DataFrame,
+    extra: tuple[GateResult, ...] = (),
 ) -> tuple[GateReport, dict[str, float], Evaluation]:
-    """Not worse than the champion on the recent holdout; no forgetting on the older holdout (when there is one)."""
+    """Not worse than the champion and than a constant on the recent holdout; no forgetting on the older holdout
+    (when there is one). ``extra``: results decided before (warm or cold), kept in the report."""
     cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
     g = rcfg.gates
     m = cand_recent.metric  # accuracy, or rmse for a regression model
-    results = [not_worse_gate(cand_recent.score, champ_recent.score, cand_recent.n, g.margin, g.min_holdout_rows, m)]
+    constant = constant_predictor(bundle, train, recent)
+    results = [
+        not_worse_gate(cand_recent.score, champ_recent.score, cand_recent.n, g.margin, g.min_holdout_rows, m),
+        beats_constant_gate(cand_recent.score, constant.score, constant.answer, cand_recent.n, g.min_holdout_rows, m),
+    ]
     metrics = {f"recent_{m}": cand_recent.score, f"champion_recent_{m}": champ_recent.score}
+    metrics[f"constant_recent_{m}"] = constant.score
     if len(older):
         cand_old, champ_old = evaluate(bundle, older), evaluate(champion, older)
         results.append(
@@ -162,7 +186,7 @@ def _gate(
         metrics |= {f"older_{m}": cand_old.score, f"champion_older_{m}": champ_old.score}
     else:
         results.append(forgetting_gate(None, None, 0, g.max_forgetting))
-    return combine(results), metrics, cand_recent
+    return combine([*results, *extra]), metrics, cand_recent
 
 
 def run_retrain(
@@ -230,6 +254,17 @@ class _Job:
     timer: PhaseTimer
     progress: Callable[[str], None]
 
+    def _cold_challenge(self, recent: pd.DataFrame) -> str | None:
+        """Why a cold retrain should compete with the warm start (config always, or a concept change), or None."""
+        g = self.rcfg.gates
+        if g.cold_challenger is ColdChallenger.NEVER:
+            return None
+        if g.cold_challenger is ColdChallenger.ALWAYS:
+            return "always"
+        champion = evaluate(self.champion, recent)
+        before = parent_baseline(self.registry, self.parent).get(champion.metric)
+        return concept_changed(champion.score, before, champion.metric, g.concept_change_drop)
+
     def run(
         self,
         labelled: pd.DataFrame,
@@ -263,9 +298,24 @@ class _Job:
             run_name = unique_run_name("retrain-pyfunc")
         else:
             bundle, history, run_name = _fit(self.cfg, rcfg, start, train, loop, timer)
+        warm = rcfg.warm_start.enabled
+        challenge = self._cold_challenge(recent) if warm and start.family != "pyfunc" else None
+        extra: tuple[GateResult, ...] = ()
+        if challenge is not None:
+            self.progress(f"a cold retrain on the same rows competes ({challenge})")
+            cold_start = start_bundle(self.champion, train, warm=False, seed=rcfg.seed)
+            with timer.phase("cold_challenger"):
+                cold, cold_history, cold_run = _fit(
+                    self.cfg, rcfg, cold_start, train, _loop_config(rcfg, cold_start, None, warm=False), timer
+                )
+            warm_eval, cold_eval = evaluate(bundle, recent), evaluate(cold, recent)
+            cold_won, result = pick(warm_eval.score, cold_eval.score, warm_eval.metric, warm_eval.n, challenge)
+            extra = (result,)
+            if cold_won:
+                bundle, history, run_name, warm = cold, cold_history, cold_run, False
         self.progress("offline gates")
         with timer.phase("gates"):
-            report, metrics, cand_recent = _gate(rcfg, bundle, self.champion, recent, older_holdout)
+            report, metrics, cand_recent = _gate(rcfg, bundle, self.champion, train, recent, older_holdout, extra)
         status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
         self.progress("registering in MLflow")
         lineage = {
@@ -274,7 +324,7 @@ class _Job:
             "driftline.trigger": trigger[:4000],
             "driftline.data_window": data_window or describe_window(labelled, self.champion.preprocessor.schema),
             "driftline.drift_report_run": drift_report_run or "none",
-            "driftline.warm_start": "champion" if rcfg.warm_start.enabled else "cold",
+            "driftline.warm_start": "champion" if warm else "cold",
             "driftline.replay_rows": str(replayed),
             "driftline.ray_run": run_name,
         }

@@ -20,6 +20,7 @@ from driftline.core.strict import StrictModel
 
 __all__ = [
     "BacktestConfig",
+    "ColdChallenger",
     "Executor",
     "GateConfig",
     "ReplayConfig",
@@ -34,6 +35,14 @@ class Executor(str, Enum):
 
     RAY = "ray"
     LOCAL = "local"
+
+
+class ColdChallenger(str, Enum):
+    """When a cold retrain on the same rows competes with the warm start (the better one is registered)."""
+
+    AUTO = "auto"  # after a concept change: the champion fell gates.concept_change_drop below its baseline
+    ALWAYS = "always"
+    NEVER = "never"
 
 
 class WarmStartConfig(StrictModel):
@@ -73,6 +82,17 @@ class GateConfig(StrictModel):
         "growth, 0.05 = 5%).",
     )
     min_holdout_rows: int = Field(default=30, ge=1, description="Fewer holdout rows than this make a gate fail.")
+    cold_challenger: ColdChallenger = Field(
+        default=ColdChallenger.AUTO,
+        description="auto | always | never: a cold retrain on the same rows competes with a warm start (auto: only "
+        "after a concept change); the better one on the recent holdout is registered, and the gates say which won.",
+    )
+    concept_change_drop: float = Field(
+        default=0.1,
+        gt=0,
+        description="A concept change, for cold_challenger auto: the champion's recent-holdout accuracy fell this "
+        "far below its baseline (regression: its RMSE rose by this share).",
+    )
 
 
 class BacktestConfig(StrictModel):

@@ -19,7 +19,14 @@ from driftline.train_jobs.local_executor import encode_labels
 from driftline.train_jobs.replay import Reservoir, mix_replay, split_pool
 from driftline.train_jobs.retrain_config import RetrainConfig
 
-__all__ = ["baseline_before_shift", "describe_window", "labelled_rows", "load_window", "split_window"]
+__all__ = [
+    "baseline_before_shift",
+    "describe_window",
+    "labelled_rows",
+    "load_window",
+    "parent_baseline",
+    "split_window",
+]
 
 
 def load_window(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -77,14 +84,19 @@ def baseline_before_shift(
     task reached before the shift) and its own holdout score (accuracy, or RMSE and MAE for regression), never a low
     estimate from a few post-change rows. ``trained_rows`` is kept so the policy can refresh a retrain that learnt
     from few rows."""
-    from driftline.monitors.profile import ReferenceProfile
-
-    parent_baseline = ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline
+    before = parent_baseline(registry, parent)
     own = holdout.baseline()
     metric = holdout.metric
     best = min if metric in ERROR_METRICS else max
-    level = best(float(parent_baseline.get(metric, own[metric])), own[metric])
-    chosen = own if level == own[metric] else {k: float(v) for k, v in parent_baseline.items() if k in own}
+    level = best(float(before.get(metric, own[metric])), own[metric])
+    chosen = own if level == own[metric] else {k: float(v) for k, v in before.items() if k in own}
     if "n" not in chosen:
         chosen["n"] = 0.0
     return {**own, **chosen, "trained_rows": float(trained_rows)}
+
+
+def parent_baseline(registry: ModelRegistry, parent: str) -> dict[str, float]:
+    """The level the parent version reached (its reference profile's baseline: accuracy, or RMSE and MAE)."""
+    from driftline.monitors.profile import ReferenceProfile
+
+    return dict(ReferenceProfile.from_json(registry.load_profile_json(parent)).baseline)

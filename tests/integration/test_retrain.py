@@ -53,7 +53,8 @@ def test_ray_retrain_registers_a_gated_candidate_with_lineage(cfg, champion, str
     assert tags["driftline.parent_version"] == champ and tags["driftline.drift_report_run"] == "r1"
     assert tags["driftline.trigger"] == "accuracy decayed" and "driftline.rejected_reason" not in tags
     gates = json.loads(tags["driftline.gates"])
-    assert gates["passed"] and [g["name"] for g in gates["gates"]] == ["not_worse", "forgetting"]
+    assert gates["passed"] and [g["name"] for g in gates["gates"]] == ["not_worse", "beats_constant", "forgetting"]
+    assert tags["driftline.warm_start"] == "champion"  # before the flip: no concept change, no cold challenger
     assert out.run_name and out.run_name.startswith("retrain-")
     assert int(tags["driftline.replay_rows"]) > 0
 
@@ -86,6 +87,25 @@ def test_forgetting_gate_rejects_and_keeps_the_version_without_alias(cfg, champi
     assert registry.alias_version(CANDIDATE) != out.version
     assert registry.alias_version(CHAMPION) == champ
     assert all(k in tags for k in LINEAGE)
+
+
+def test_after_a_concept_change_a_cold_retrain_competes_and_the_better_one_is_registered(cfg, champion, stream) -> None:
+    """The window is all after the flip: the champion fell far below its baseline, so (cold_challenger auto) a cold
+    retrain on the same rows competes with the warm start; the gates say which won and the tag names it."""
+    registry = ModelRegistry(cfg)
+    out = run_retrain(cfg, _rcfg("local", epochs=4), stream.iloc[4500:6500], trigger="the concept flipped")
+    gates = json.loads(registry.version_tags(str(out.version))["driftline.gates"])
+    by_name = {g["name"]: g for g in gates["gates"]}
+    assert list(by_name) == ["not_worse", "beats_constant", "forgetting", "warm_or_cold"], gates
+    contest = by_name["warm_or_cold"]
+    assert "fell" in contest["evidence"]["why"] and contest["passed"]
+    winner = contest["evidence"]["winner"]
+    assert registry.version_tags(str(out.version))["driftline.warm_start"] == (
+        "cold" if winner == "cold" else "champion"
+    )
+    better = min if contest["evidence"]["metric"] == "rmse" else max
+    assert out.metrics["recent_accuracy"] == better(contest["evidence"]["warm"], contest["evidence"]["cold"])
+    assert "constant_recent_accuracy" in out.metrics and "beats" in by_name["beats_constant"]["reason"]
 
 
 def test_too_few_labelled_rows_is_a_skip(cfg, champion, stream) -> None:

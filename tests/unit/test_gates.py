@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from driftline.train_jobs.gates import combine, forgetting_gate, not_worse_gate
+from driftline.train_jobs.cold_challenger import concept_changed, pick
+from driftline.train_jobs.gates import beats_constant_gate, combine, forgetting_gate, not_worse_gate
 
 
 @pytest.mark.parametrize(
@@ -48,3 +49,49 @@ def test_combine_reports_every_failure_and_serialises() -> None:
     assert [g["name"] for g in data["gates"]] == ["not_worse", "forgetting"]
     ok = combine([not_worse_gate(0.8, 0.8, 100, 0.0), forgetting_gate(None, None, 0, 0.05)])
     assert ok.passed and ok.reason.startswith("all gates passed")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "constant", "metric", "passed"),
+    [
+        (0.40, 0.397, "accuracy", True),
+        (0.356, 0.397, "accuracy", False),
+        (1.9, 2.0, "rmse", True),
+        (2.1, 2.0, "rmse", False),
+    ],
+)
+def test_a_candidate_must_beat_the_constant_predictor(
+    candidate: float, constant: float, metric: str, passed: bool
+) -> None:
+    g = beats_constant_gate(candidate, constant, "class 'b'", n=73, metric=metric)
+    assert g.passed is passed and g.evidence["constant"] == constant and "always answering class 'b'" in g.reason
+    assert not beats_constant_gate(0.9, 0.1, "class 'b'", n=5, min_rows=30).passed  # too few rows to vouch
+
+
+def test_a_concept_change_is_a_fall_below_the_baseline() -> None:
+    assert concept_changed(0.70, 0.81, "accuracy", 0.1) is not None
+    assert concept_changed(0.72, 0.81, "accuracy", 0.1) is None
+    assert concept_changed(0.5, None, "accuracy", 0.1) is None
+    assert concept_changed(1.5, 1.0, "rmse", 0.25) is not None and concept_changed(1.2, 1.0, "rmse", 0.25) is None
+
+
+def test_pick_keeps_the_warm_start_on_a_tie_and_reads_error_metrics_the_right_way() -> None:
+    assert pick(0.8, 0.8, "accuracy", 100, "always")[0] is False
+    cold_won, result = pick(2.0, 1.5, "rmse", 100, "always")
+    assert cold_won and result.passed and result.evidence["winner"] == "cold"
+
+
+def test_the_constant_predictor_is_the_training_rows_majority_class_or_mean() -> None:
+    import numpy as np
+
+    from driftline.datasets.synthetic import SYNTHETIC_SCHEMA, generate_stream
+    from driftline.model.bundle import ModelBundle
+    from driftline.model.preprocess import TabularPreprocessor
+    from driftline.train_jobs.evaluate import constant_predictor
+
+    frame, _ = generate_stream("label_shift", 4000, seed=0)  # P(y=1) 0.15, then 0.60 from the middle
+    bundle = ModelBundle.create(TabularPreprocessor.fit(frame, SYNTHETIC_SCHEMA), (4,))
+    train, holdout = frame.iloc[:1000], frame.iloc[3000:]
+    constant = constant_predictor(bundle, train, holdout)
+    assert constant.answer == "class 0" and constant.metric == "accuracy"
+    assert constant.score == float(np.mean(holdout["y"].to_numpy() == 0))
