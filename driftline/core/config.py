@@ -145,7 +145,11 @@ class DatasetConfig(StrictModel):
         default_factory=FeatureSelection, description="Which columns are features, and of which kind."
     )
     timestamp: str | None = Field(default=None, description="Time-order column; null keeps the table's row order.")
-    id: str | None = Field(default=None, description="Row id column (never a feature).")
+    id: str | None = Field(
+        default=None,
+        description="The business key column (an order, a transaction): sent with each request, logged, returned, "
+        "never a feature; labels join on it. Null: inferred by init when one string column is unique per row.",
+    )
     max_categories: int = Field(
         default=50, ge=2, description="A string column with more distinct values is refused unless declared."
     )
@@ -325,6 +329,12 @@ class ServeConfig(StrictModel):
     )
     admin_token: str | None = Field(
         default=None, description="Bearer token of the admin API; prefer $DRIFTLINE_ADMIN_TOKEN. None disables it."
+    )
+    labeller_token: str | None = Field(
+        default=None,
+        description="Bearer token of trusted label pipelines: labels by business key or request id, no rollouts; "
+        "prefer $DRIFTLINE_LABELLER_TOKEN (or its digest, $DRIFTLINE_LABELLER_TOKEN_SHA256). The admin token also "
+        "labels.",
     )
     shadow_timeout_seconds: float = Field(default=2.0, gt=0, description="A shadow call slower than this is dropped.")
     shadow_max_in_flight: int = Field(default=32, ge=1, description="Shadow calls beyond this are skipped, not queued.")

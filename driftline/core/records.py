@@ -3,8 +3,10 @@
 A :class:`PredictionRecord` is one answered request of one model in one role: the router builds one per answer
 (served, or a shadow's), the log writer expands it into the log's rows, one per input row::
 
-    request_id, client_request_id, row, timestamp (UTC), model_name, model_version, variant, role,
+    request_id, client_request_id, row, timestamp (UTC), model_name, model_version, variant, role, entity_id,
     <the features under their own names>, prediction, probabilities, latency_ms
+
+``entity_id`` is the row's business key (``dataset.id``: an order, a transaction) when the model has one, else null.
 
 ``LOG_COLUMNS`` are the columns that are never features (with the hour partition's and the feedback log's).
 
@@ -37,7 +39,17 @@ class Role(enum.StrEnum):
     SHADOW = "shadow"
 
 
-_KEY_COLUMNS = ("request_id", "client_request_id", "row", "timestamp", "model_name", "model_version", "variant", "role")
+_KEY_COLUMNS = (
+    "request_id",
+    "client_request_id",
+    "row",
+    "timestamp",
+    "model_name",
+    "model_version",
+    "variant",
+    "role",
+    "entity_id",
+)
 _ANSWER_COLUMNS = ("prediction", "probabilities", "latency_ms")
 # Columns of the prediction and feedback logs that are never features, whatever their type.
 LOG_COLUMNS = frozenset({*_KEY_COLUMNS, *_ANSWER_COLUMNS, "dt", "hour", "label"})
@@ -58,6 +70,7 @@ class PredictionRecord:
     predictions: list[Any]
     probabilities: list[list[float]]  # empty lists for a regression model
     latency_ms: float
+    entity_ids: list[str] | None = None  # each row's business key, when the model has one
 
     def __len__(self) -> int:
         return len(self.features)
@@ -72,17 +85,19 @@ class PredictionRecord:
             "variant": self.variant.value,
             "role": self.role.value,
         }
+        entities: list[str | None] = list(self.entity_ids) if self.entity_ids else [None] * len(self.features)
         return [
             {
                 **ids,
                 "row": row,
                 **keys,
+                "entity_id": entity,
                 **features,
                 "prediction": prediction,
                 "probabilities": probabilities or None,  # a regression model has none
                 "latency_ms": self.latency_ms,
             }
-            for row, (features, prediction, probabilities) in enumerate(
-                zip(self.features, self.predictions, self.probabilities, strict=True)
+            for row, (features, prediction, probabilities, entity) in enumerate(
+                zip(self.features, self.predictions, self.probabilities, entities, strict=True)
             )
         ]

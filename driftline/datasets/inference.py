@@ -176,12 +176,37 @@ def _feature(table: pa.Table, name: str, cfg: DatasetConfig) -> tuple[FeatureSpe
     return None, f"{name}: {kind} -> not a feature (driftline reads numbers, strings and booleans)"
 
 
+def _business_key(table: pa.Table, cfg: DatasetConfig) -> tuple[str | None, str | None]:
+    """The id column (declared, or the one string column unique per row and too varied for a category) and why."""
+    if cfg.id is not None:
+        return cfg.id, f"{cfg.id}: the business key (declared): sent with each request, never a feature"
+    skip = {cfg.label, cfg.timestamp, *cfg.features.exclude, *cfg.features.categorical}
+    unique = []
+    for name in table.column_names:
+        column = table.column(name)
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if name in skip or not text or column.null_count or len(column) <= cfg.max_categories:
+            continue
+        if pc.count_distinct(column).as_py() == len(column):
+            unique.append(name)
+    if len(unique) != 1:
+        return None, None
+    name = unique[0]
+    return name, (
+        f"{name}: string, unique per row -> the business key (dataset.id): sent with each request and logged; "
+        "labels can join on it (say `--exclude` to drop it instead)"
+    )
+
+
 def infer_table(table: pa.Table, cfg: DatasetConfig) -> InferredTable:
     """Schema, task and classes of ``table`` under ``cfg``; every refusal is a DataError naming column and fix."""
     _check_declared(table, cfg)
     label_column, task, classes, label_note = _label(table, cfg)
     notes = [label_note]
-    skip = {cfg.label, cfg.id, cfg.timestamp, *cfg.features.exclude}
+    id_column, id_note = _business_key(table, cfg)
+    if id_note:
+        notes.append(id_note)
+    skip = {cfg.label, id_column, cfg.timestamp, *cfg.features.exclude}
     features = []
     for name in table.column_names:
         if name in skip:
@@ -197,5 +222,5 @@ def infer_table(table: pa.Table, cfg: DatasetConfig) -> InferredTable:
     if unlabelled:
         table = table.filter(pc.is_valid(label_column))
         notes.append(f"{cfg.label}: {unlabelled:,} rows without a label dropped")
-    schema = DatasetSchema(tuple(features), cfg.label, classes, timestamp=cfg.timestamp)
+    schema = DatasetSchema(tuple(features), cfg.label, classes, timestamp=cfg.timestamp, id_column=id_column)
     return InferredTable(table.to_pandas(), schema, task, tuple(notes))

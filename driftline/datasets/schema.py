@@ -76,6 +76,9 @@ class DatasetSchema:
     label: str
     classes: tuple[ClassValue, ...]
     timestamp: str | None = "timestamp"
+    id_column: str | None = (
+        None  # the business key (dataset.id): sent with each row, never a feature; labels join on it
+    )
 
     @property
     def is_regression(self) -> bool:
@@ -111,6 +114,7 @@ class DatasetSchema:
             "label": self.label,
             "classes": list(self.classes),
             "timestamp": self.timestamp,
+            "id_column": self.id_column,
         }
 
     @classmethod
@@ -120,4 +124,5 @@ class DatasetSchema:
             label=data["label"],
             classes=tuple(data["classes"]),
             timestamp=data.get("timestamp"),
+            id_column=data.get("id_column"),
         )

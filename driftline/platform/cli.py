@@ -75,6 +75,10 @@ def init(
     ] = None,
     timestamp: Annotated[str | None, typer.Option(help="Time-order column (default: row order).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="A column that is not a feature (repeatable).")] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option("--id", help="The business key column (order id, ...): sent with requests, labels join on it."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Config file to write.")] = Path("driftline.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out.")] = False,
 ) -> None:
@@ -83,7 +87,9 @@ def init(
 
     check_family(family)
     with console.status(f"reading {data}"):
-        dataset, inferred = inspect_table(data, label, task=task, timestamp=timestamp, exclude=exclude)
+        dataset, inferred = inspect_table(
+            data, label, task=task, timestamp=timestamp, exclude=exclude, id_column=id_column
+        )
     for note in inferred.notes:
         console.print(f"  {escape(note)}")
     text = config_text(dataset, family, len(inferred.frame), factory, uri)

@@ -32,6 +32,7 @@ def inspect_table(
     task: str | None = None,
     timestamp: str | None = None,
     exclude: list[str] | None = None,
+    id_column: str | None = None,
 ) -> tuple[DatasetConfig, InferredTable]:
     """Read and infer the table; the dataset section that reproduces exactly this inference."""
     if "://" not in data:
@@ -49,6 +50,7 @@ def inspect_table(
         label=label,
         task=chosen,
         timestamp=timestamp,
+        id=id_column,
         features=FeatureSelection(exclude=list(exclude or [])),
     )
     if timestamp is not None:
@@ -59,6 +61,7 @@ def inspect_table(
     pinned = draft.model_copy(
         update={
             "task": inferred.task,
+            "id": inferred.schema.id_column,
             "features": FeatureSelection(
                 exclude=list(exclude or []),
                 numeric=[f.name for f in inferred.schema.features if f.kind is FeatureKind.NUMERIC],

@@ -17,15 +17,32 @@ import hashlib
 import hmac
 import os
 
-__all__ = ["ADMIN_TOKEN_ENV", "ADMIN_TOKEN_SHA256_ENV", "AdminAuth", "check_bearer", "resolve_admin_token"]
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "ADMIN_TOKEN_SHA256_ENV",
+    "LABELLER_TOKEN_ENV",
+    "LABELLER_TOKEN_SHA256_ENV",
+    "AdminAuth",
+    "check_bearer",
+    "resolve_admin_token",
+    "resolve_labeller_token",
+]
 
 ADMIN_TOKEN_ENV = "DRIFTLINE_ADMIN_TOKEN"
 ADMIN_TOKEN_SHA256_ENV = "DRIFTLINE_ADMIN_TOKEN_SHA256"
+# A label pipeline's credential: it may label (by business key or request id) and nothing else.
+LABELLER_TOKEN_ENV = "DRIFTLINE_LABELLER_TOKEN"
+LABELLER_TOKEN_SHA256_ENV = "DRIFTLINE_LABELLER_TOKEN_SHA256"
 
 
 def resolve_admin_token(configured: str | None) -> str | None:
     """The environment wins over the config file (secrets belong in the environment)."""
     return os.environ.get(ADMIN_TOKEN_ENV) or configured or None
+
+
+def resolve_labeller_token(configured: str | None) -> str | None:
+    """The labeller token: the environment, then the config file."""
+    return os.environ.get(LABELLER_TOKEN_ENV) or configured or None
 
 
 def check_bearer(header: str | None, token: str | None) -> bool:
@@ -52,8 +69,16 @@ class AdminAuth:
 
     @classmethod
     def from_env(cls, configured: str | None) -> AdminAuth:
+        """The admin credential: ``$DRIFTLINE_ADMIN_TOKEN_SHA256``, else the digest of the admin token."""
         digest = os.environ.get(ADMIN_TOKEN_SHA256_ENV)
         token = resolve_admin_token(configured)
+        return cls(digest or (hashlib.sha256(token.encode()).hexdigest() if token else None))
+
+    @classmethod
+    def labeller_from_env(cls, configured: str | None) -> AdminAuth:
+        """The labeller credential: ``$DRIFTLINE_LABELLER_TOKEN_SHA256``, else the digest of the labeller token."""
+        digest = os.environ.get(LABELLER_TOKEN_SHA256_ENV)
+        token = resolve_labeller_token(configured)
         return cls(digest or (hashlib.sha256(token.encode()).hexdigest() if token else None))
 
     @property

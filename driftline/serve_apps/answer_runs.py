@@ -23,7 +23,17 @@ from driftline.serve_apps.label_index import IndexedAnswers
 
 __all__ = ["INDEXED_COLUMNS", "labels_of_table", "run_of_record", "runs_of_rows", "runs_of_table"]
 
-INDEXED_COLUMNS = ["request_id", "row", "role", "timestamp", "model_name", "variant", "model_version", "prediction"]
+INDEXED_COLUMNS = [
+    "request_id",
+    "row",
+    "role",
+    "timestamp",
+    "model_name",
+    "variant",
+    "model_version",
+    "prediction",
+    "entity_id",
+]
 
 
 def run_of_record(record: PredictionRecord) -> IndexedAnswers:
@@ -37,6 +47,7 @@ def run_of_record(record: PredictionRecord) -> IndexedAnswers:
         record.variant,
         record.model_version,
         record.predictions,
+        record.entity_ids,
     )
 
 
@@ -60,6 +71,7 @@ def _runs_of_columns(columns: Mapping[str, list[Any] | None], count: int) -> lis
     rids, roles, rows = columns["request_id"], columns["role"], columns["row"]
     times, variants, versions = columns["timestamp"], columns["variant"], columns["model_version"]
     predictions, models = columns["prediction"], columns["model_name"] or [""] * count  # older files lack it
+    entities = columns.get("entity_id")  # files of models with a business key; older files lack the column
     assert rids is not None and roles is not None and rows is not None and predictions is not None
     assert times is not None and variants is not None and versions is not None
     runs: list[tuple[IndexedAnswers, int, int]] = []
@@ -76,6 +88,7 @@ def _runs_of_columns(columns: Mapping[str, list[Any] | None], count: int) -> lis
             variants[start],
             str(versions[start]),
             predictions[start:end],
+            entities[start:end] if entities is not None and any(entities[start:end]) else None,
         )
         runs.append((run, start, end))
         start = end

@@ -5,7 +5,9 @@ however many rows came after it, and the writer's memory does not grow with the 
 length: the index is an embedded SQLite file (WAL; a commit survives a SIGKILL of the process) whose page cache is
 bounded (``cache_mb``). Answers are kept a request at a time (one index row holds the predictions of a run of
 consecutive rows of one request and role, so a 10,000-row batch request costs one insert); labels a row at a time,
-keyed ``(request_id, row)``. The router's time-ordered ids (``request_ids.py``) land at the end of the B-trees, so
+keyed ``(request_id, row)``. A model with a business key (``dataset.id``) also has its served rows indexed by
+``(model, entity, born)``, so a label by id finds the latest prediction of that entity before the label's time.
+The router's time-ordered ids (``request_ids.py``) land at the end of the B-trees, so
 inserts stay fast at tens of millions of rows. What is older than the window is pruned in small chunks.
 
 The index is derived state: the Parquet logs and the label journal are the truth. It records which log files it
@@ -20,8 +22,11 @@ and a corrupt index file is moved aside and rebuilt from the logs, never fatal.
 >>> index.add_labels([("r1", 0, 100.0, "no")])
 >>> index.label(("r1", 0))
 StoredLabel(value='no', logged=False)
+>>> index.add_answers([IndexedAnswers("r2", "served", 0, 150.0, "m", "champion", "3", ["no"], ["o-9"])], "f2", 0.0)
+>>> index.resolve_many([("m", "o-9", 160.0), ("m", "o-9", 140.0)])
+{('m', 'o-9', 160.0): ('r2', 0)}
 >>> index.prune(before=200.0)
-2
+4
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from typing import Any
 
 from driftline.core.records import Role
 
-__all__ = ["Answer", "IndexedAnswers", "Key", "LabelIndex", "StoredLabel"]
+__all__ = ["Answer", "EntityAt", "IndexedAnswers", "Key", "LabelIndex", "StoredLabel"]
 
 Key = tuple[str, int]  # (request_id, row)
+EntityAt = tuple[str, str, float]  # (model, business key, a time): the latest prediction of the key at that time
 ROLES = tuple(Role)  # stored as the position: the order is part of the file format
 INDEX_FILE = "labels.sqlite"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -57,6 +63,10 @@ CREATE TABLE IF NOT EXISTS labels (
     rid NOT NULL, row INTEGER NOT NULL, born INTEGER NOT NULL, label TEXT NOT NULL, logged INTEGER NOT NULL,
     PRIMARY KEY (rid, row)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS labels_born ON labels (born);
+CREATE TABLE IF NOT EXISTS entities (
+    model TEXT NOT NULL, entity TEXT NOT NULL, born INTEGER NOT NULL, rid NOT NULL, row INTEGER NOT NULL,
+    PRIMARY KEY (model, entity, born, rid, row)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_born ON entities (born);
 CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, hour INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS files_hour ON files (hour);
 """
@@ -75,6 +85,7 @@ class IndexedAnswers:
     variant: str
     version: str
     predictions: list[Any]
+    entities: list[str] | None = None  # the rows' business keys (served rows of a model that has one)
 
 
 @dataclass(frozen=True)
@@ -208,8 +219,17 @@ class LabelIndex:
             )
             for run in runs
         ]
+        entities = [
+            (run.model, entity, _millis(run.born), _rid(run.request_id), run.first_row + offset)
+            for run in runs
+            if run.entities and run.role == Role.SERVED
+            for offset, entity in enumerate(run.entities)
+            if entity
+        ]
         with self._transaction() as db:
             db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+            if entities:
+                db.executemany("INSERT OR IGNORE INTO entities VALUES (?, ?, ?, ?, ?)", entities)
             if file is not None:
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?)", (file, _millis(hour_start)))
 
@@ -249,6 +269,23 @@ class LabelIndex:
             for row in rows:
                 answer = Answer(ROLES[role], variant, version, parsed[row - first_row], born / 1e3, model)
                 found.setdefault((request_id, row), []).append(answer)
+        return found
+
+    def resolve_many(self, wanted: Iterable[EntityAt]) -> dict[EntityAt, Key]:
+        """The served prediction each ``(model, entity, at)`` labels: the entity's latest at or before ``at``
+        (absent when the index holds none)."""
+        sql = (
+            "SELECT rid, row FROM entities WHERE model = ? AND entity = ? AND born <= ? "
+            "ORDER BY born DESC, rid DESC, row DESC LIMIT 1"
+        )
+        found: dict[EntityAt, Key] = {}
+        with self._lock:
+            for item in dict.fromkeys(wanted):
+                model, entity, at = item
+                hit = self._db.execute(sql, (model, entity, _millis(at))).fetchone()
+                if hit is not None:
+                    rid = hit[0].hex() if isinstance(hit[0], bytes) else hit[0]
+                    found[item] = (rid, int(hit[1]))
         return found
 
     def labels_many(self, keys: Iterable[Key]) -> dict[Key, StoredLabel]:
@@ -308,7 +345,12 @@ class LabelIndex:
         """Delete what was born before ``before``, ``chunk`` rows per transaction (never a long stall); returns
         how many rows went."""
         cutoff, removed = _millis(before), 0
-        for table, key in (("answers", "rid, role, first_row"), ("labels", "rid, row")):
+        tables = (
+            ("answers", "rid, role, first_row"),
+            ("labels", "rid, row"),
+            ("entities", "model, entity, born, rid, row"),
+        )
+        for table, key in tables:
             sql = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE born < ? LIMIT ?)"
             while True:
                 with self._transaction() as db:

@@ -5,7 +5,8 @@ shutdown. Every prediction it writes goes into the on-disk :class:`~driftline.se
 so a label for any prediction inside the label window (``window_hours``) is checked, deduplicated and scored
 exactly once, however many predictions came after it, with the writer's memory bounded by its buffers and the
 index's page cache. A label for a prediction older than the window is ``expired``; one for a request that was never
-logged is ``unknown_request_id``.
+logged is ``unknown_request_id``. A label by business key (``id``) joins the latest served prediction of that key,
+for that model, at or before the label's ``time``; none in the window is ``unknown_id``.
 
 Durability: an accepted label is in the fsynced :class:`~driftline.serve_apps.feedback_journal.FeedbackJournal`
 (and the predictions it joins are in the Parquet log) before ``feedback`` returns, so a 200 survives a SIGKILL of
@@ -34,9 +35,9 @@ from driftline.serve_apps.answer_runs import (
     runs_of_rows,
     runs_of_table,
 )
-from driftline.serve_apps.feedback import FeedbackStatus
+from driftline.serve_apps.feedback import FeedbackStatus, item_key
 from driftline.serve_apps.feedback_journal import FeedbackJournal
-from driftline.serve_apps.label_index import Answer, IndexedAnswers, Key, LabelIndex, StoredLabel
+from driftline.serve_apps.label_index import Answer, EntityAt, IndexedAnswers, Key, LabelIndex, StoredLabel
 from driftline.serve_apps.prediction_log import FEEDBACK, PREDICTIONS, ParquetSink
 from driftline.serve_apps.request_ids import issued_at
 
@@ -184,7 +185,7 @@ class LogWriter:
                 keys = {(r["request_id"], r["row"]) for r in accepted}
                 unavailable = FeedbackStatus.UNAVAILABLE.value
                 return [
-                    {**o, "status": unavailable, "scored": []} if (o["request_id"], o["row"]) in keys else o
+                    {**o, "status": unavailable, "scored": []} if (o.get("request_id"), o.get("row")) in keys else o
                     for o in outcomes
                 ]
             labels = [(r["request_id"], r["row"], r["timestamp"], r["label"]) for r in accepted]
@@ -211,15 +212,47 @@ class LogWriter:
         label = stored.get(key)
         return (False, None) if label is None else (True, label.value)
 
+    def _resolve(self, items: list[dict[str, Any]], now: float) -> dict[EntityAt, Key]:
+        """The prediction each label by business key joins: the latest served one of (model, id) at or before the
+        label's time, among the answers still in memory and those in the index."""
+        wanted = [(item.get("model") or "", item["id"], item.get("time") or now) for item in items if "id" in item]
+        if not wanted:
+            return {}
+        found = self._index.resolve_many(wanted)
+        held: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+        for runs in self._pending.values():
+            for run in runs:
+                if run.entities and run.role == "served":
+                    for offset, entity in enumerate(run.entities):
+                        held.setdefault((run.model, entity), []).append(
+                            (run.born, run.request_id, run.first_row + offset)
+                        )
+        for model, entity, at in wanted:
+            recent = [h for h in held.get((model, entity), ()) if h[0] <= at]
+            if recent:
+                _, rid, row = max(recent)
+                found[(model, entity, at)] = (rid, row)  # buffered answers are newer than any indexed one
+        return found
+
     def _judge(self, items: list[dict[str, Any]], now: float) -> tuple[list[FeedbackOutcome], list[dict[str, Any]]]:
         outcomes: list[FeedbackOutcome] = []
         accepted: list[dict[str, Any]] = []
         cutoff = now - self._window
         in_batch: dict[Key, Any] = {}
-        keys = [(item["request_id"], int(item.get("row", 0))) for item in items]
-        indexed, stored = self._index.answers_many(keys), self._index.labels_many(keys)  # a few queries a batch
+        resolved = self._resolve(items, now)
+        keys: list[Key | None] = []
+        for item in items:
+            if "id" in item:
+                keys.append(resolved.get((item.get("model") or "", item["id"], item.get("time") or now)))
+            else:
+                keys.append((item["request_id"], int(item.get("row", 0))))
+        known = [k for k in keys if k is not None]
+        indexed, stored = self._index.answers_many(known), self._index.labels_many(known)  # a few queries a batch
         for item, key in zip(items, keys, strict=True):
-            outcome: FeedbackOutcome = {"request_id": key[0], "row": key[1]}
+            if key is None:  # a business key with no prediction at or before the label's time in the window
+                outcomes.append({**item_key(item), "status": FeedbackStatus.UNKNOWN_ID.value})
+                continue
+            outcome: FeedbackOutcome = {**item_key(item), "request_id": key[0], "row": key[1]}
             outcomes.append(outcome)
             answers = self._answers(key, indexed)
             if item.get("model"):  # labels sent to one model's route join only that model's predictions

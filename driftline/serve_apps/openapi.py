@@ -23,7 +23,7 @@ from driftline.core.records import Variant
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 from driftline.rollout.spec import RolloutSpec
 from driftline.serve_apps.feedback import FeedbackStatus
-from driftline.serve_apps.payload import MAX_NUMERIC
+from driftline.serve_apps.payload import MAX_ID_CHARS, MAX_NUMERIC
 
 __all__ = ["serving_openapi"]
 
@@ -57,7 +57,10 @@ def _feature(kind: FeatureKind, categories: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -> dict[str, Any]:
-    names = list(schema.feature_names)
+    key = schema.id_column  # the business key: one more value per row, never a feature
+    business_key = {"type": ["string", "integer"], "minLength": 1, "maxLength": MAX_ID_CHARS}
+    names = [*schema.feature_names, *([key] if key else [])]
+    cells = [_feature(f.kind, f.categories) for f in schema.features] + ([business_key] if key else [])
     others = {own: {key: False for key in _BODY_KEYS if key != own} for own in _BODY_KEYS}  # exactly one shape
     rows = {"type": "array", "items": _ref("Row"), "minItems": 1, "maxItems": max_rows}
     error = {
@@ -71,6 +74,7 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         },
     }
     outcome_properties = {
+        "id": {"type": "string", "description": "the business key the label named"},
         "request_id": {"type": "string"},
         "row": {"type": "integer"},
         "status": {"enum": [status.value for status in FeedbackStatus]},
@@ -93,10 +97,13 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         "model_version": {"type": "string"},
         "variant": {"enum": [variant.value for variant in Variant]},
     }
+    if key:
+        answer["ids"] = {"type": "array", "items": {"type": "string"}, "description": f"each row's {key}"}
+        required.append("ids")
     if not regression:  # a classifier also answers class probabilities
         required.insert(3, "probabilities")
         answer["probabilities"] = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
-    feedback_item: dict[str, Any] = {
+    by_request: dict[str, Any] = {
         "type": "object",
         "required": ["request_id", "label"],
         "properties": {
@@ -106,12 +113,24 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
             "token": {"type": ["string", "null"], "description": "feedback_tokens[row] of the /predict answer"},
         },
     }
+    by_key: dict[str, Any] = {
+        "type": "object",
+        "description": f"By business key ({key}), with the labeller or admin token: the latest prediction of that "
+        "key at or before 'time' (ISO 8601 or Unix seconds; default: now).",
+        "required": ["id", "label"],
+        "properties": {"id": business_key, "label": label, "time": {"type": ["string", "number"]}},
+        "additionalProperties": False,
+    }
+    feedback_item: dict[str, Any] = {"oneOf": [by_request, by_key]} if key else by_request
+    single = {**by_request, "properties": {**by_request["properties"], "items": False}}  # not the batch form
     return {
         "Row": {
             "type": "object",
-            "description": "One row: every feature of the served model (other keys are ignored).",
+            "description": "One row: every feature of the served model"
+            + (f" and its business key, {key}" if key else "")
+            + " (other keys are ignored).",
             "required": names,
-            "properties": {f.name: _feature(f.kind, f.categories) for f in schema.features},
+            "properties": dict(zip(names, cells, strict=True)),
         },
         "Instances": {
             "type": "object",
@@ -131,14 +150,14 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
                     "type": "object",
                     "required": ["columns", "data"],
                     "properties": {
-                        "columns": {"const": names, "description": "the feature names, in this order"},
+                        "columns": {"const": names, "description": "the feature names (and id), in this order"},
                         "data": {
                             "type": "array",
                             "minItems": 1,
                             "maxItems": max_rows,
                             "items": {
                                 "type": "array",
-                                "prefixItems": [_feature(f.kind, f.categories) for f in schema.features],
+                                "prefixItems": cells,
                                 "minItems": len(names),
                                 "maxItems": len(names),
                             },
@@ -150,7 +169,7 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         },
         "PredictRequest": {"oneOf": [_ref("Instances"), _ref("DataframeRecords"), _ref("DataframeSplit")]},
         "PredictResponse": {"type": "object", "required": required, "properties": answer},
-        "FeedbackItem": {**feedback_item, "properties": {**feedback_item["properties"], "items": False}},
+        "FeedbackItem": {"oneOf": [single, by_key]} if key else single,
         "FeedbackBatch": {
             "type": "object",
             "required": ["items"],
@@ -161,7 +180,7 @@ def _components(schema: DatasetSchema, max_rows: int, max_feedback_items: int) -
         "FeedbackRequest": {"oneOf": [_ref("FeedbackItem"), _ref("FeedbackBatch")]},
         "FeedbackOutcome": {
             "type": "object",
-            "required": ["request_id", "row", "status"],
+            "required": ["status"],
             "properties": outcome_properties,
         },
         "FeedbackBatchResult": {

@@ -12,6 +12,7 @@ Accepted bodies: ``{"instances": [{...}, ...]}``, MLflow's ``{"dataframe_records
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,16 @@ import pandas as pd
 from driftline.core.errors import DataError
 from driftline.datasets.schema import DatasetSchema, FeatureKind
 
-__all__ = ["MAX_NUMERIC", "PayloadError", "parse_payload", "parse_records", "records_of"]
+__all__ = [
+    "MAX_ID_CHARS",
+    "MAX_NUMERIC",
+    "ParsedRows",
+    "PayloadError",
+    "parse_payload",
+    "parse_records",
+    "parse_rows",
+    "records_of",
+]
 
 
 class PayloadError(DataError):
@@ -69,6 +79,31 @@ def records_of(body: Any) -> list[Any]:
 
 # The model computes in float32: a larger magnitude overflows to inf and the answer would be NaN.
 MAX_NUMERIC = 3.0e38
+MAX_ID_CHARS = 128  # a business key longer than this is refused (it is logged and indexed with every row)
+
+
+@dataclass(frozen=True)
+class ParsedRows:
+    """A request's rows as the model takes them, and each row's business key (None: the model has none)."""
+
+    rows: list[dict[str, Any]]
+    ids: list[str] | None
+
+
+def _business_key(name: str, value: Any, row: int) -> str:
+    """The row's id as a string: a string or an integer, 1 to MAX_ID_CHARS characters."""
+    if value is None:
+        raise PayloadError(422, "missing_id", f"Row {row} lacks the id '{name}' (the model's business key).", name, row)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise PayloadError(
+            422, "wrong_type", f"The id '{name}' must be a string or an integer, got {value!r}.", name, row
+        )
+    text = str(value)
+    if not 0 < len(text) <= MAX_ID_CHARS:
+        raise PayloadError(
+            422, "bad_id", f"The id '{name}' must have 1 to {MAX_ID_CHARS} characters, got {len(text)}.", name, row
+        )
+    return text
 
 
 def _check_value(kind: FeatureKind, name: str, value: Any, row: int) -> None:
@@ -97,7 +132,13 @@ def parse_payload(body: Any, schema: DatasetSchema, max_rows: int) -> pd.DataFra
 
 
 def parse_records(body: Any, schema: DatasetSchema, max_rows: int) -> list[dict[str, Any]]:
-    """Validate ``body`` against ``schema``; the rows as plain dicts of exactly the schema's features, in order.
+    """Validate ``body`` against ``schema``; the rows as plain dicts of exactly the schema's features, in order."""
+    return parse_rows(body, schema, max_rows).rows
+
+
+def parse_rows(body: Any, schema: DatasetSchema, max_rows: int) -> ParsedRows:
+    """Validate ``body`` against ``schema``: the rows as plain dicts of exactly the schema's features, in order, and
+    (when the model has a business key, ``schema.id_column``) each row's id, which every row must carry.
 
     The router's hot path uses this: building, pickling and unpickling a one-row DataFrame (and turning it back
     into records for the log) costs about 1 ms of CPU per request; a list of dicts a few microseconds.
@@ -115,9 +156,11 @@ def parse_records(body: Any, schema: DatasetSchema, max_rows: int) -> list[dict[
             if name not in row:
                 raise PayloadError(422, "missing_feature", f"Row {i} lacks feature '{name}'.", name, i)
             _check_value(kind, name, row[name], i)
+    key = schema.id_column
+    ids = [_business_key(key, row.get(key), i) for i, row in enumerate(rows)] if key else None
     # Numbers as float and categories as str: the prediction log then gets one column type per feature whatever
     # the client sent (1 or 1.0; "7" or 7); a gap stays None.
-    return [{name: _normal(kind, row[name]) for kind, name in specs} for row in rows]
+    return ParsedRows([{name: _normal(kind, row[name]) for kind, name in specs} for row in rows], ids)
 
 
 def _normal(kind: FeatureKind, value: Any) -> Any:

@@ -72,6 +72,9 @@ class ParquetSink:
         table = table.set_column(
             table.schema.get_field_index("timestamp"), "timestamp", micros.cast(pa.timestamp("us", tz="UTC"))
         )
+        at = table.schema.get_field_index("entity_id")
+        if at >= 0 and pa.types.is_null(table.schema.field(at).type):  # no row had a business key: still a string
+            table = table.set_column(at, "entity_id", table.column(at).cast(pa.string()))
         folder = self.root / log / partition
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(tz=timezone.utc).strftime("%Y%m%dT%H%M%S%f")

@@ -37,7 +37,7 @@ from driftline.model.registry import CHAMPION, ModelRegistry
 from driftline.rollout.spec import RolloutSpec
 from driftline.serve_apps.admin import AdminAuth
 from driftline.serve_apps.assignment import route
-from driftline.serve_apps.feedback import FeedbackStatus, parse_feedback
+from driftline.serve_apps.feedback import FeedbackStatus, item_key, parse_feedback
 from driftline.serve_apps.feedback_token import FeedbackSigner, load_secret
 from driftline.serve_apps.http_io import (
     RouteRefusal,
@@ -54,7 +54,7 @@ from driftline.serve_apps.metrics import RouterMetrics
 from driftline.serve_apps.model_host import ModelHost
 from driftline.serve_apps.openapi import serving_openapi
 from driftline.serve_apps.outcomes import Outcomes
-from driftline.serve_apps.payload import PayloadError, parse_records
+from driftline.serve_apps.payload import PayloadError, parse_rows
 from driftline.serve_apps.placement import InlinePlacement, Placement, RemotePlacement
 from driftline.serve_apps.request_ids import new_request_id
 from driftline.serve_apps.served_model import ChampionFailed, ServedModel
@@ -93,6 +93,7 @@ class Router:
         self._max_rows = cfg.serve.max_batch_rows
         self._max_body = cfg.serve.max_body_bytes
         self._auth = AdminAuth.from_env(cfg.serve.admin_token)
+        self._labeller = AdminAuth.labeller_from_env(cfg.serve.labeller_token)
         self._poll = cfg.serve.poll_seconds
         self._timeout = cfg.serve.request_timeout_seconds
         self._log = LogBuffer(writer)
@@ -205,14 +206,15 @@ class Router:
         request_id, client_id = new_request_id(time.time()), client_request_id(request)
         try:
             model, state, schema = await self._resolve(name)
-            rows = parse_records(await read_json(request, self._max_body), schema, self._max_rows)
+            parsed = parse_rows(await read_json(request, self._max_body), schema, self._max_rows)
+            rows = parsed.rows
         except RouteRefusal as err:
             return err.response()
         except PayloadError as err:
             return JSONResponse({**err.to_json(), "request_id": request_id}, status_code=err.status)
         chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
         try:
-            answered = await model.serve(state, chosen, rows, request_id, client_id)
+            answered = await model.serve(state, chosen, rows, request_id, client_id, parsed.ids)
         except ChampionFailed as failed:
             code = "model_timeout" if failed.timed_out else "model_unavailable"
             return error(504 if failed.timed_out else 503, code, str(failed))
@@ -229,6 +231,8 @@ class Router:
             "model_version": result.model_version,
             "variant": variant,
         }
+        if parsed.ids is not None:  # the business keys, as the rows carried them
+            body["ids"] = parsed.ids
         if schema.is_regression:  # numbers, no class probabilities
             del body["probabilities"]
         return JSONResponse(body, headers=headers)
@@ -256,15 +260,22 @@ class Router:
             state = await self._state(model)
             body = await read_json(request, self._max_body)
             schema = await self._schema(model, state)
-            items, single = parse_feedback(body, schema.classes, regression=schema.is_regression)
+            items, single = parse_feedback(
+                body, schema.classes, regression=schema.is_regression, by_id=schema.id_column is not None
+            )
         except RouteRefusal as err:
             return err.response()
         except PayloadError as err:
             return JSONResponse(err.to_json(), status_code=err.status)
-        trusted = self._auth.check(request.headers.get("authorization"))
-        signed = [trusted or self._signer.verify(i["request_id"], i["row"], i.get("token")) for i in items]
+        header = request.headers.get("authorization")
+        trusted = self._auth.check(header) or self._labeller.check(header)
+        # A label by business key needs a label pipeline's credential (labeller or admin): ids are guessable.
+        signed = [
+            trusted or ("request_id" in i and self._signer.verify(i["request_id"], i["row"], i.get("token")))
+            for i in items
+        ]
         refused = {
-            index: {"request_id": item["request_id"], "row": item["row"], "status": FeedbackStatus.BAD_TOKEN.value}
+            index: {**item_key(item), "status": FeedbackStatus.BAD_TOKEN.value}
             for index, (item, ok) in enumerate(zip(items, signed, strict=True))
             if not ok
         }
@@ -483,7 +494,7 @@ class Router:
             model, state, schema = await self._resolve(name)
             body = await read_body(request, self._max_body)
             parsed = parse_infer(body, request.headers.get("inference-header-content-length"), schema)
-            rows = parse_records({"instances": parsed.rows}, schema, self._max_rows)
+            checked = parse_rows({"instances": parsed.rows}, schema, self._max_rows)
         except RouteRefusal as err:
             return v2_error(err.status, err.message)
         except (V2Error, PayloadError) as err:
@@ -492,11 +503,11 @@ class Router:
             return v2_error(404, f"Model {name!r} serves versions {state.versions}, not {version!r}.")
         chosen = route(state.traffic, request.headers.get("x-user-id"), request_id)
         try:
-            answered = await model.serve(state, chosen, rows, request_id, parsed.id or client_id)
+            answered = await model.serve(state, chosen, checked.rows, request_id, parsed.id or client_id, checked.ids)
         except ChampionFailed as failed:
             return v2_error(504 if failed.timed_out else 503, str(failed))
         result = answered.result
-        tokens = [self._signer.sign(request_id, row) for row in range(len(rows))]
+        tokens = [self._signer.sign(request_id, row) for row in range(len(checked.rows))]
         parameters = {"request_id": request_id, "variant": answered.variant.value}
         probabilities = None if schema.is_regression else result.probabilities
         answer = infer_response(

@@ -65,9 +65,7 @@ class ServedModel:
         self._timeout = settings.request_timeout_seconds
         self.state = state
         self.state_problem: str | None = None  # why the last read of the serving state failed, if it did
-        self._shadow = ShadowMirror(
-            settings.shadow_timeout_seconds, settings.shadow_max_in_flight, outcomes, self._log_shadow
-        )
+        self._shadow = ShadowMirror(settings.shadow_timeout_seconds, settings.shadow_max_in_flight, outcomes)
 
     # ------------------------------------------------------------------ background
     async def refresh(self) -> None:
@@ -117,18 +115,27 @@ class ServedModel:
         return result
 
     async def serve(
-        self, state: ServingState, route: Route, rows: list[dict[str, Any]], request_id: str, client_id: str | None
+        self,
+        state: ServingState,
+        route: Route,
+        rows: list[dict[str, Any]],
+        request_id: str,
+        client_id: str | None,
+        ids: list[str] | None = None,
     ) -> Answered:
-        """The answer for a request routed by ``route``: counted, logged and (if routed so) mirrored to the
-        candidate. A failing or slow candidate counts against it and the champion answers instead; a failing
-        champion raises :class:`ChampionFailed`, counted, never logged as served."""
+        """The answer for a request routed by ``route``: counted, logged (with the rows' business keys, ``ids``) and
+        (if routed so) mirrored to the candidate. A failing or slow candidate counts against it and the champion
+        answers instead; a failing champion raises :class:`ChampionFailed`, counted, never logged as served."""
         answered = await self._answer(state, route.variant, rows)
         self.outcomes.answered(answered.variant, Role.SERVED, answered.result.model_version, answered.latency_s)
-        self._record(rows, request_id, answered.variant, Role.SERVED, answered.result, answered.latency_s, client_id)
+        self._record(
+            rows, request_id, answered.variant, Role.SERVED, answered.result, answered.latency_s, client_id, ids
+        )
         if route.mirror:
             candidate = state.traffic.candidate_version
             call = lambda r: self.call(state, Variant.CANDIDATE, r)  # noqa: E731
-            self._shadow.start(call, candidate, rows, request_id, answered.result)
+            log = lambda r, rid, res, lat: self._record(r, rid, Variant.CANDIDATE, Role.SHADOW, res, lat, None, ids)  # noqa: E731
+            self._shadow.start(call, candidate, rows, request_id, answered.result, log)
         return answered
 
     async def _answer(self, state: ServingState, variant: Variant, rows: list[dict[str, Any]]) -> Answered:
@@ -162,6 +169,7 @@ class ServedModel:
         result: Prediction,
         latency_s: float,
         client_id: str | None = None,
+        ids: list[str] | None = None,
     ) -> None:
         self._log.add(
             PredictionRecord(
@@ -176,11 +184,9 @@ class ServedModel:
                 result.predictions,
                 result.probabilities,
                 latency_s * 1000.0,
+                ids,
             )
         )
-
-    def _log_shadow(self, rows: list[dict[str, Any]], request_id: str, result: Prediction, latency_s: float) -> None:
-        self._record(rows, request_id, Variant.CANDIDATE, Role.SHADOW, result, latency_s)
 
     # ------------------------------------------------------------------ labels
     def labelled(self, state: ServingState, scored: list[dict[str, Any]], regression: bool) -> None:

@@ -23,28 +23,41 @@ ShadowLog = Callable[[list[dict[str, Any]], str, Any, float], None]
 
 
 class ShadowMirror:
-    """``start(call, rows, request_id, served)`` mirrors one request; returns at once."""
+    """``start(call, version, rows, request_id, served, log)`` mirrors one request; returns at once."""
 
-    def __init__(self, timeout_s: float, max_in_flight: int, outcomes: Outcomes, log: ShadowLog) -> None:
+    def __init__(self, timeout_s: float, max_in_flight: int, outcomes: Outcomes) -> None:
         self._timeout, self._limit = timeout_s, max_in_flight
-        self._outcomes, self._log = outcomes, log
+        self._outcomes = outcomes
         self.in_flight = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def start(
-        self, call: CandidateCall, version: str | None, rows: list[dict[str, Any]], request_id: str, served: Any
+        self,
+        call: CandidateCall,
+        version: str | None,
+        rows: list[dict[str, Any]],
+        request_id: str,
+        served: Any,
+        log: ShadowLog,
     ) -> None:
-        """Mirror ``rows`` to the candidate (``version``) with ``call``; ``served`` is the champion's answer."""
+        """Mirror ``rows`` to the candidate (``version``) with ``call``; ``served`` is the champion's answer; ``log``
+        records the candidate's answer (rows, request id, result, latency in seconds)."""
         if self.in_flight >= self._limit:
             self._outcomes.shadow_skipped()
             return
         self.in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._mirror(call, version, rows, request_id, served))
+        task = asyncio.get_running_loop().create_task(self._mirror(call, version, rows, request_id, served, log))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _mirror(
-        self, call: CandidateCall, version: str | None, rows: list[dict[str, Any]], request_id: str, served: Any
+        self,
+        call: CandidateCall,
+        version: str | None,
+        rows: list[dict[str, Any]],
+        request_id: str,
+        served: Any,
+        log: ShadowLog,
     ) -> None:
         started = time.perf_counter()
         try:
@@ -62,7 +75,7 @@ class ShadowMirror:
         agreed = sum(_agree(a, b) for a, b in zip(result.predictions, served.predictions, strict=True))
         compared = len(result.predictions)
         self._outcomes.answered(Variant.CANDIDATE, Role.SHADOW, version, latency, compared=compared, agreed=agreed)
-        self._log(rows, request_id, result, latency)
+        log(rows, request_id, result, latency)
 
 
 def _agree(candidate: Any, champion: Any) -> bool:

@@ -72,6 +72,8 @@ def model_metadata(name: str, versions: list[str], schema: DatasetSchema) -> dic
         {"name": f.name, "datatype": "FP64" if f.kind is FeatureKind.NUMERIC else "BYTES", "shape": [-1]}
         for f in schema.features
     ]
+    if schema.id_column:  # the business key travels as one more input, a string per row
+        inputs.append({"name": schema.id_column, "datatype": "BYTES", "shape": [-1]})
     datatype = _datatype(list(schema.classes)) if schema.classes else "FP64"
     outputs: list[dict[str, Any]] = [{"name": "predictions", "datatype": datatype, "shape": [-1]}]
     if not schema.is_regression:
@@ -159,7 +161,7 @@ def parse_infer(body: bytes, header_length: str | None, schema: DatasetSchema) -
         if name in columns:
             raise V2Error(f"Input {name!r} is given twice.")
         columns[name] = values
-    wanted = list(schema.feature_names)
+    wanted = [*schema.feature_names, *([schema.id_column] if schema.id_column else [])]  # the id: one more input
     missing, unknown = [n for n in wanted if n not in columns], [n for n in columns if n not in wanted]
     if missing or unknown:
         raise V2Error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from typing import Any
 
 import pytest
@@ -83,6 +84,7 @@ FEEDBACK_BODIES = [
     {"items": []},
     {"items": [{"request_id": "r"}]},
     {"items": "x"},
+    {"id": "o-1", "label": 1},  # this model has no business key: label by request_id
     [],
 ]
 
@@ -91,6 +93,41 @@ FEEDBACK_BODIES = [
 def test_a_feedback_body_is_valid_by_the_schema_iff_the_router_accepts_it(body: Any) -> None:
     accepted = _accepts(lambda b: parse_feedback(b, SYNTHETIC_SCHEMA.classes), body, PayloadError)
     assert _valid("FeedbackRequest", body) == accepted
+
+
+KEYED = dataclasses.replace(SYNTHETIC_SCHEMA, id_column="order_id")  # a model with a business key
+KEYED_DOC = serving_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, KEYED, max_rows=MAX_ROWS)
+KEYED_BODIES = [
+    ("PredictRequest", {"instances": [{**ROW, "order_id": "o-1"}]}),
+    ("PredictRequest", {"instances": [{**ROW, "order_id": 17}]}),
+    ("PredictRequest", {"dataframe_split": {"columns": [*NAMES, "order_id"], "data": [[*ROW.values(), "o-1"]]}}),
+    ("PredictRequest", {"instances": [ROW]}),  # every row must carry its id
+    ("PredictRequest", {"instances": [{**ROW, "order_id": ""}]}),
+    ("PredictRequest", {"instances": [{**ROW, "order_id": "o" * 129}]}),
+    ("PredictRequest", {"instances": [{**ROW, "order_id": True}]}),
+    ("PredictRequest", {"instances": [{**ROW, "order_id": 1.5}]}),
+    ("FeedbackRequest", {"id": "o-1", "label": 1}),
+    ("FeedbackRequest", {"id": 17, "label": 0, "time": "2026-12-07T10:00:00Z"}),
+    ("FeedbackRequest", {"id": "o-1", "label": 1, "time": 1796600000}),
+    ("FeedbackRequest", {"items": [{"id": "o-1", "label": 1}, {"request_id": "r", "label": 0}]}),
+    ("FeedbackRequest", {"request_id": "r", "label": 1}),
+    ("FeedbackRequest", {"id": "", "label": 1}),
+    ("FeedbackRequest", {"id": "o-1", "label": 1, "row": 0}),
+    ("FeedbackRequest", {"id": "o-1", "label": 7}),
+]
+
+
+@pytest.mark.parametrize(("component", "body"), KEYED_BODIES, ids=range(len(KEYED_BODIES)))
+def test_with_a_business_key_a_body_is_valid_by_the_schema_iff_the_router_accepts_it(component: str, body: Any) -> None:
+    def parse(b: Any) -> object:
+        if component == "PredictRequest":
+            return parse_records(b, KEYED, MAX_ROWS)
+        return parse_feedback(b, KEYED.classes, by_id=True)
+
+    validator = Draft202012Validator(
+        {"$ref": f"#/components/schemas/{component}", "components": KEYED_DOC["components"]}
+    )
+    assert validator.is_valid(body) == _accepts(parse, body, PayloadError)
 
 
 ROLLOUT_BODIES = [

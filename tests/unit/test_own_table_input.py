@@ -34,7 +34,12 @@ def _table(n: int = 100, **columns: object) -> pa.Table:
         (_table(y=pa.nulls(100, pa.string())), {}, "no values"),
         (_table(y=np.arange(100) % 3), {"task": "binary"}, "binary but label 'y' has 3 classes"),
         (_table(empty=pa.nulls(100, pa.float64())), {}, "Column 'empty' is empty.*exclude"),
-        (_table(name=[f"n{i}" for i in range(100)]), {}, "'name' is a string with 100 distinct.*--exclude name"),
+        (_table(name=[f"n{i % 80}" for i in range(100)]), {}, "'name' is a string with 80 distinct.*--exclude name"),
+        (
+            _table(a=[f"a{i}" for i in range(100)], b=[f"b{i}" for i in range(100)]),
+            {},
+            "'a' is a string with 100 distinct",  # two columns unique per row: which one is the key? --id says
+        ),
         (_table(), {"features": {"exclude": ["nope"]}}, r"features.exclude names column\(s\) \['nope'\]"),
         (_table(city=["a"] * 100), {"features": {"numeric": ["city"]}}, "'city' is string and cannot be numeric"),
     ],
@@ -109,3 +114,11 @@ def test_init_takes_the_one_time_column_as_the_time_order(tmp_path: Path) -> Non
     dataset, inferred = inspect_table(str(tmp_path / "t.parquet"), "y")
     assert dataset.timestamp == "when" and "when: time order of the rows" in inferred.notes
     assert inferred.frame["when"].is_monotonic_increasing
+
+
+def test_a_string_column_unique_per_row_is_the_business_key_never_a_feature() -> None:
+    inferred = infer_table(_table(order_id=[f"o-{i}" for i in range(100)]), DatasetConfig(path="t", label="y"))
+    assert inferred.schema.id_column == "order_id" and "order_id" not in inferred.schema.feature_names
+    assert any("order_id: string, unique per row -> the business key" in note for note in inferred.notes)
+    declared = infer_table(_table(k=[f"k{i % 3}" for i in range(100)]), DatasetConfig(path="t", label="y", id="k"))
+    assert declared.schema.id_column == "k" and "k" not in declared.schema.feature_names

@@ -32,14 +32,14 @@ def test_calls_beyond_the_in_flight_cap_are_skipped_not_queued() -> None:
         release = asyncio.Event()
         metrics, logged = FakeMetrics(), []
         outcomes = Outcomes("m", metrics)
-        mirror = ShadowMirror(5.0, 2, outcomes, lambda *args: logged.append(args))
+        mirror = ShadowMirror(5.0, 2, outcomes)
 
         async def slow_candidate(rows: list[dict[str, Any]]) -> Answer:
             await release.wait()
             return Answer([1] * len(rows))
 
         for _ in range(5):
-            mirror.start(slow_candidate, "4", [{"x": 1.0}], "r", Answer([1]))
+            mirror.start(slow_candidate, "4", [{"x": 1.0}], "r", Answer([1]), lambda *args: logged.append(args))
         assert mirror.in_flight == 2 and metrics.skipped == 3  # two mirrored, three skipped at once
         release.set()
         await asyncio.sleep(0.05)
@@ -57,13 +57,13 @@ def test_a_hung_candidate_times_out_and_counts_as_an_error() -> None:
     async def scenario() -> tuple[FakeMetrics, Outcomes]:
         metrics = FakeMetrics()
         outcomes = Outcomes("m", metrics)
-        mirror = ShadowMirror(0.1, 4, outcomes, lambda *args: None)
+        mirror = ShadowMirror(0.1, 4, outcomes)
 
         async def hung(rows: list[dict[str, Any]]) -> Answer:
             await asyncio.sleep(10)
             return Answer([0])
 
-        mirror.start(hung, "4", [{"x": 1.0}], "r", Answer([1]))
+        mirror.start(hung, "4", [{"x": 1.0}], "r", Answer([1]), lambda *args: None)
         await asyncio.sleep(0.3)
         return metrics, outcomes
 
