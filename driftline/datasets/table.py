@@ -13,6 +13,7 @@ refused with both files named, never silently cast.
 from __future__ import annotations
 
 import glob as globlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 
 from driftline.core.errors import DataError
 
-__all__ = ["TABLE_SUFFIXES", "read_table", "table_files"]
+__all__ = ["TABLE_SUFFIXES", "iter_batches", "read_table", "table_files"]
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 
@@ -130,3 +131,37 @@ def read_table(path: str, *, sort_by: str | None = None) -> pa.Table:
         order = pc.sort_indices(table, sort_keys=[(sort_by, "ascending")])  # nulls last
         table = table.take(order)
     return table
+
+
+def iter_batches(path: str, columns: list[str], batch_size: int = 10_000) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """``columns`` of the table, file by file and ``batch_size`` rows at a time, never the whole table in memory;
+    yields (file, batch). A file that lacks one of ``columns`` is a DataError naming it and what it has."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    filesystem, files = table_files(path)
+    for file in files:
+        try:
+            if file.lower().endswith((".csv", ".csv.gz")):
+                stream = filesystem.open_input_stream(file, compression="detect")
+                options = pacsv.ReadOptions(block_size=1 << 22)
+                reader = pacsv.open_csv(stream, read_options=options)
+                present = reader.schema.names
+                _require(file, columns, present)
+                for batch in reader:
+                    for start in range(0, batch.num_rows, batch_size):
+                        yield file, batch.select(columns).slice(start, batch_size)
+                stream.close()
+            else:
+                parquet = pq.ParquetFile(file, filesystem=filesystem)
+                _require(file, columns, parquet.schema_arrow.names)
+                for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                    yield file, batch
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"Could not read {file}: {exc}", "Check the file is valid Parquet or CSV.") from None
+
+
+def _require(file: str, columns: list[str], present: list[str]) -> None:
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise DataError(f"{file} lacks column(s) {missing}.", f"Its columns: {present}.")

@@ -360,11 +360,13 @@ def rollout_abort(url: UrlOpt = "http://127.0.0.1:8000") -> None:
 def _register_part_commands() -> None:
     from driftline.platform.dataset_commands import datasets_app
     from driftline.platform.history_command import history
+    from driftline.platform.label_commands import labels_app
     from driftline.platform.train_commands import register
 
     register(app)
     app.command(name="history")(history)
     app.add_typer(datasets_app, name="datasets")
+    app.add_typer(labels_app, name="labels")
 
 
 _register_part_commands()

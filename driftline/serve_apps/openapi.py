@@ -252,7 +252,8 @@ def _rollout_spec_schema() -> tuple[dict[str, Any], dict[str, Any]]:
 def _operations(predict_headers: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     admin: dict[str, Any] = {"security": [{"adminToken": []}]}
     admin_refusals = _errors(
-        _401="no or wrong 'Authorization: Bearer <admin token>'", _403="the admin API is disabled (no token set)"
+        _401="no or wrong 'Authorization: Bearer <admin token>'",
+        _403="the admin API is disabled (no token set), or the token is the labeller's",
     )
     admin_outcomes = {
         "200": _response("the rollout status after the operation", {"type": "object"}),
@@ -282,7 +283,10 @@ def _operations(predict_headers: dict[str, Any]) -> dict[tuple[str, str], dict[s
                     {"anyOf": [_ref("FeedbackOutcome"), _ref("FeedbackBatchResult")]},
                 ),
                 "403": _response("bad_token: no valid feedback token and no admin bearer", _ref("FeedbackOutcome")),
-                "404": _response("unknown_request_id: no such prediction was logged", _ref("FeedbackOutcome")),
+                "404": _response(
+                    "unknown_request_id (or unknown_id): no such prediction was logged (of that id, before the label)",
+                    _ref("FeedbackOutcome"),
+                ),
                 "410": _response(
                     "expired: the prediction is older than the label window (serve.feedback_window_hours)",
                     _ref("FeedbackOutcome"),

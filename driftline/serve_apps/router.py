@@ -375,7 +375,10 @@ class Router:
         """The 403/401 answer when the caller may not use the admin API; None when it may."""
         if not self._auth.enabled:
             return error(403, "admin_disabled", "The admin API is disabled: set DRIFTLINE_ADMIN_TOKEN for Serve.")
-        if not self._auth.check(request.headers.get("authorization")):
+        header = request.headers.get("authorization")
+        if self._labeller.check(header) and not self._auth.check(header):
+            return error(403, "forbidden", "The labeller token may send labels, not change a rollout.")
+        if not self._auth.check(header):
             response = error(401, "unauthorized", "Send 'Authorization: Bearer <admin token>'.")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
