@@ -139,13 +139,13 @@ def test_a_full_disk_refuses_labels_loses_nothing_and_recovers(small_disk: Path)
     writer.append([_record(f"r{i}") for i in range(20)])
     assert writer.feedback([{"request_id": "r0", "row": 0, "label": 1}], T0)[0]["status"] == "accepted"
     filler = small_disk / "filler"
-    with open(filler, "wb") as fh:  # fill the disk to the last byte
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as fh:  # fill the disk to the last byte (unbuffered: close writes nothing)
+        for size in (65536, 4096, 512, 1):
+            try:
+                while fh.write(b"\0" * size):
+                    pass
+            except OSError:
+                pass
     writer.append([_record(f"s{i}") for i in range(20)])
     refused = writer.feedback([{"request_id": "s1", "row": 0, "label": 1}], T0)[0]
     assert refused["status"] == "unavailable" and writer.health()["status"] == "degraded"

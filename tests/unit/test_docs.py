@@ -47,8 +47,8 @@ def test_a_checked_block_is_valid(where: str, kind: str, body: str, tmp_path: Pa
     elif kind == "rollout-specs":
         RolloutSpec.model_validate(json.loads(body))
     elif kind == "feedback-bodies":  # the router's own parser, with the classes of the docs' examples
-        (item,), single = parse_feedback(json.loads(body), classes=("no", "yes"))
-        assert single and item["row"] == 0, item
+        (item,), single = parse_feedback(json.loads(body), classes=("no", "yes"), by_id=True)
+        assert single and item["label"] == "yes", item
     else:
         pytest.fail(f"{where}: unknown docs-check kind {kind!r}")
 
