@@ -97,7 +97,7 @@ def _measure(args: argparse.Namespace) -> None:
     from driftline.serve_apps.log_writer import LogWriter
 
     root = Path(args.root)
-    writer = LogWriter(str(root), flush_seconds=3600.0, window_hours=WINDOW_HOURS)
+    writer = LogWriter(str(root), flush_seconds=2.0, window_hours=WINDOW_HOURS)  # the app's default flush
     result: dict[str, Any] = {"start_mb": _peak_mb()}
     started, done = time.perf_counter(), 0
     for _, batch in iter_batches(str(root / "by_request.parquet"), ["request_id", "y"], args.batch):
