@@ -43,7 +43,7 @@ integration: $(STAMP)
 SIDE := tests/integration/test_cluster.py tests/integration/test_cluster_cli.py \
 	tests/integration/test_families_ray.py tests/integration/test_docs_walkthrough.py \
 	tests/integration/test_label_window.py tests/integration/test_fleet_serving.py \
-	tests/integration/test_rollout_postgres.py
+	tests/integration/test_rollout_postgres.py tests/integration/test_batch_score.py
 SIDE_LOG := .pytest-side.log
 
 test: lint typecheck docs

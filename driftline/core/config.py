@@ -341,6 +341,13 @@ class ServeConfig(StrictModel):
     poll_seconds: float = Field(default=0.5, gt=0, description="How often routers and replicas re-read serving state.")
     log_flush_rows: int = Field(default=2_000, ge=1, description="Prediction-log rows buffered before a flush.")
     log_flush_seconds: float = Field(default=2.0, gt=0, description="Longest time a log record waits in memory.")
+    log_rescan_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the log writer takes in log files it did not write (driftline score's batch "
+        "predictions), so labels by id join them.",
+    )
+    score_batch_rows: int = Field(default=4_096, ge=1, description="Rows per model call in driftline score.")
     feedback_window_hours: float = Field(
         default=48.0,
         gt=0,

@@ -4,9 +4,10 @@ A :class:`PredictionRecord` is one answered request of one model in one role: th
 (served, or a shadow's), the log writer expands it into the log's rows, one per input row::
 
     request_id, client_request_id, row, timestamp (UTC), model_name, model_version, variant, role, entity_id,
-    <the features under their own names>, prediction, probabilities, latency_ms
+    source, <the features under their own names>, prediction, probabilities, latency_ms
 
-``entity_id`` is the row's business key (``dataset.id``: an order, a transaction) when the model has one, else null.
+``entity_id`` is the row's business key (``dataset.id``: an order, a transaction) when the model has one, else null;
+``source`` says whether the Serve app answered it (``online``) or ``driftline score`` did (``batch``).
 
 ``LOG_COLUMNS`` are the columns that are never features (with the hour partition's and the feedback log's).
 
@@ -22,7 +23,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LOG_COLUMNS", "PredictionRecord", "Role", "Variant"]
+__all__ = ["LOG_COLUMNS", "PredictionRecord", "Role", "Source", "Variant"]
 
 
 class Variant(enum.StrEnum):
@@ -30,6 +31,13 @@ class Variant(enum.StrEnum):
 
     CHAMPION = "champion"
     CANDIDATE = "candidate"
+
+
+class Source(enum.StrEnum):
+    """How the prediction was asked for: a request to the Serve app, or a batch job over a table."""
+
+    ONLINE = "online"
+    BATCH = "batch"
 
 
 class Role(enum.StrEnum):
@@ -49,6 +57,7 @@ _KEY_COLUMNS = (
     "variant",
     "role",
     "entity_id",
+    "source",
 )
 _ANSWER_COLUMNS = ("prediction", "probabilities", "latency_ms")
 # Columns of the prediction and feedback logs that are never features, whatever their type.
@@ -71,6 +80,7 @@ class PredictionRecord:
     probabilities: list[list[float]]  # empty lists for a regression model
     latency_ms: float
     entity_ids: list[str] | None = None  # each row's business key, when the model has one
+    source: Source = Source.ONLINE
 
     def __len__(self) -> int:
         return len(self.features)
@@ -85,6 +95,7 @@ class PredictionRecord:
             "variant": self.variant.value,
             "role": self.role.value,
         }
+        source = self.source.value
         entities: list[str | None] = list(self.entity_ids) if self.entity_ids else [None] * len(self.features)
         return [
             {
@@ -92,6 +103,7 @@ class PredictionRecord:
                 "row": row,
                 **keys,
                 "entity_id": entity,
+                "source": source,
                 **features,
                 "prediction": prediction,
                 "probabilities": probabilities or None,  # a regression model has none

@@ -361,10 +361,12 @@ def _register_part_commands() -> None:
     from driftline.platform.dataset_commands import datasets_app
     from driftline.platform.history_command import history
     from driftline.platform.label_commands import labels_app
+    from driftline.platform.score_command import score
     from driftline.platform.train_commands import register
 
     register(app)
     app.command(name="history")(history)
+    app.command(name="score")(score)
     app.add_typer(datasets_app, name="datasets")
     app.add_typer(labels_app, name="labels")
 

@@ -59,6 +59,7 @@ def build_app(cfg: DriftlineConfig) -> Any:
         cfg.serve.log_flush_rows,
         cfg.serve.log_flush_seconds,
         window_hours=cfg.serve.feedback_window_hours,
+        rescan_seconds=cfg.serve.log_rescan_seconds,
         index_dir=str(cfg.serve.label_index_dir) if cfg.serve.label_index_dir else None,
     )
     controller = serve.deployment(

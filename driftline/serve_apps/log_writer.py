@@ -70,6 +70,7 @@ class LogWriter:
         window_hours: float = 48.0,
         index_dir: str | None = None,
         index_cache_mb: int = 16,
+        rescan_seconds: float = 30.0,
     ) -> None:
         self._sink = ParquetSink(root)
         self._journal = FeedbackJournal(Path(root) / "journal")
@@ -85,6 +86,7 @@ class LogWriter:
         self._lock = threading.RLock()
         self._last_flush = time.monotonic()
         self._last_prune = 0.0
+        self._rescan_seconds, self._last_rescan = rescan_seconds, time.monotonic()
         self.last_error: str | None = None
         self.torn_journal_lines = 0
         self.caught_up_files = 0
@@ -97,7 +99,8 @@ class LogWriter:
     # ------------------------------------------------------------------------------------------ restart
     def _catch_up(self) -> None:
         """Index the window's log files the index does not hold: those written after its last commit, or all of
-        them for a new (or rebuilt) index. Each file is read alone, so memory stays flat however big the window."""
+        them for a new (or rebuilt) index, and (every ``rescan_seconds``) those a batch job wrote meanwhile. Each
+        file is read alone, so memory stays flat however big the window."""
         since = time.time() - self._window - HOUR_SECONDS
         known = self._index.files(since - HOUR_SECONDS)
         for log in (PREDICTIONS, FEEDBACK):
@@ -139,6 +142,10 @@ class LogWriter:
         while not self._stop.wait(self._flush_seconds / 2):
             if time.monotonic() - self._last_flush >= self._flush_seconds:
                 self._try_flush()
+            if time.monotonic() - self._last_rescan >= self._rescan_seconds:
+                self._last_rescan = time.monotonic()
+                with contextlib.suppress(Exception), self._lock:  # batch jobs' files; a failure retries next round
+                    self._catch_up()
             if time.monotonic() - self._last_prune >= _PRUNE_SECONDS:
                 self._last_prune = time.monotonic()
                 with contextlib.suppress(Exception):  # pruning is upkeep: the next round tries again

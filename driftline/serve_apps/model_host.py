@@ -36,6 +36,8 @@ __all__ = [
     "ModelHost",
     "ModelNotReady",
     "Prediction",
+    "load_version",
+    "predict_frame",
 ]
 
 FAULT_RATE_TAG = "driftline.fault_rate"
@@ -163,7 +165,7 @@ class ModelHost:
                 rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(rows, columns=columns)
                 for rows, _ in (calls[i] for i in members)
             ]
-            labels, probabilities = _predict(model, pd.concat(frames, ignore_index=True))
+            labels, probabilities = predict_frame(model, pd.concat(frames, ignore_index=True))
             start = 0
             for index, frame in zip(members, frames, strict=True):
                 end = start + len(frame)
@@ -183,8 +185,8 @@ def _delay(model: LoadedModel) -> Any:
     return wait
 
 
-def _predict(model: LoadedModel, batch: pd.DataFrame) -> tuple[list[Any], list[list[float]]]:
-    """(predictions, probabilities) of one model call."""
+def predict_frame(model: LoadedModel, batch: pd.DataFrame) -> tuple[list[Any], list[list[float]]]:
+    """(predictions, probabilities) of one model call: the user's classes (or numbers) and per-class rows."""
     if model.bundle.is_regression:
         values = model.bundle.predict_values(batch, model.network).tolist()
         return values, [[] for _ in values]
