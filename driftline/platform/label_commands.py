@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from driftline.platform.row_progress import row_progress
 
 __all__ = ["labels_app"]
 
@@ -35,17 +36,9 @@ def import_(
     from driftline.serve_apps.admin import resolve_admin_token, resolve_labeller_token
 
     sink = HttpFeedbackSink(url, resolve_labeller_token(None) or resolve_admin_token(None), model)
-    columns = [TextColumn("importing labels"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("labels", total=None)
+    with row_progress("importing labels", console) as progress:
         report = import_labels(
-            data,
-            id_column,
-            label,
-            sink,
-            time_column=time_column,
-            batch_size=batch_size,
-            progress=lambda rows: bar.update(task, completed=rows),
+            data, id_column, label, sink, time_column=time_column, batch_size=batch_size, progress=progress
         )
     console.print(report.summary(), soft_wrap=True)
     for problem in report.problems:

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from driftline.platform.row_progress import row_progress
 
 __all__ = ["score"]
 
@@ -42,18 +43,8 @@ def score(
         use = CandidateUse(candidate)
     except ValueError:
         raise ConfigError("--candidate", "candidate", candidate, "none | shadow | ab") from None
-    columns = [TextColumn("scoring"), BarColumn(), TextColumn("{task.completed:,} rows"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("rows", total=None)
-        summary = score_table(
-            cfg,
-            data,
-            out,
-            use=use,
-            share=share,
-            batch_size=batch_size,
-            progress=lambda n: bar.update(task, completed=n),
-        )
+    with row_progress("scoring", console) as progress:
+        summary = score_table(cfg, data, out, use=use, share=share, batch_size=batch_size, progress=progress)
     console.print(summary.line(), soft_wrap=True)
     if summary.rejected:
         console.print(f"  rejected rows, with their reasons: {out / '_rejects'}")
