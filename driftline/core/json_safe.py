@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NonFinite", "nulls_for_non_finite"]
+__all__ = ["NonFinite", "listing_non_finite", "nulls_for_non_finite"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,10 @@ def _walk(value: Any, path: str, found: list[NonFinite]) -> Any:
         found.append(NonFinite(path, repr(float(value))))
         return None
     return value
+
+
+def listing_non_finite(doc: dict[str, Any], why: str) -> dict[str, Any]:
+    """``doc`` with every non-finite number null and listed under ``non_finite`` (path, value, ``why``)."""
+    safe, found = nulls_for_non_finite(doc)
+    safe["non_finite"] = [{"path": f.path, "value": f.value, "reason": f"{f.value} {why}"} for f in found]
+    return dict(safe)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from driftline.core.errors import ConfigError, DataError
-from driftline.core.json_safe import nulls_for_non_finite
+from driftline.core.json_safe import listing_non_finite
 from driftline.datasets.schema import FeatureKind, FeatureSpec
 from driftline.monitors.drift_config import Correction, DriftConfig
 from driftline.monitors.joint_drift import joint_drift_section
@@ -55,6 +55,11 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     out = np.empty_like(adjusted)
     out[order] = adjusted
     return out
+
+
+_NON_FINITE_WHY = (
+    "on this window (a singular matrix, an empty class, a constant column or too few rows): reported as null"
+)
 
 
 def _iso(us: int | None) -> str | None:
@@ -382,20 +387,5 @@ def build_report(
         },
         "timings": dict(timings or {}),
     }
-    return _finite(report)
-
-
-def _finite(report: dict[str, Any]) -> dict[str, Any]:
-    """The report with every non-finite number null, each listed in ``non_finite`` with why: one number that could
-    not be computed never costs the whole report (``json.dumps(allow_nan=False)`` refuses NaN and inf)."""
-    safe, found = nulls_for_non_finite(report)
-    safe["non_finite"] = [
-        {
-            "path": f.path,
-            "value": f.value,
-            "reason": f"{f.value} on this window (a singular matrix, an empty class, a "
-            "constant column or too few rows): reported as null",
-        }
-        for f in found
-    ]
-    return safe
+    # One number that could not be computed never costs the whole report (json.dumps(allow_nan=False) refuses it).
+    return listing_non_finite(report, _NON_FINITE_WHY)

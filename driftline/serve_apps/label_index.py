@@ -99,6 +99,16 @@ class Answer:
     born: float
     model: str = ""
 
+    def score(self, label: Any) -> dict[str, Any]:
+        """How this answer fared against its label: right or wrong, and for a number (regression) its absolute
+        error."""
+        scored: dict[str, Any] = {"variant": self.variant, "role": self.role, "model_version": self.version}
+        scored["correct"] = self.prediction == label
+        number = isinstance(self.prediction, (int, float)) and not isinstance(self.prediction, bool)
+        if isinstance(label, float) and number:
+            scored["abs_error"] = abs(float(self.prediction) - label)
+        return scored
+
 
 @dataclass(frozen=True)
 class StoredLabel:

@@ -285,7 +285,7 @@ class LogWriter:
             self._buffers[FEEDBACK].append(record)
             accepted.append(record)
             outcome["status"] = FeedbackStatus.ACCEPTED.value
-            outcome["scored"] = [_score(a, item["label"]) for a in answers]
+            outcome["scored"] = [a.score(item["label"]) for a in answers]
         return outcomes, accepted
 
     def flush(self) -> dict[str, int]:
@@ -393,17 +393,3 @@ class LogWriter:
     def __del__(self) -> None:
         # Serve calls __del__ on graceful shutdown: nothing buffered is lost.
         self.close()
-
-
-def _score(answer: Answer, label: Any) -> dict[str, Any]:
-    """How one answer fared against its label: right or wrong, and for a number (regression) its absolute error."""
-    prediction = answer.prediction
-    scored = {
-        "variant": answer.variant,
-        "role": answer.role,
-        "model_version": answer.version,
-        "correct": prediction == label,
-    }
-    if isinstance(label, float) and isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
-        scored["abs_error"] = abs(float(prediction) - label)
-    return scored

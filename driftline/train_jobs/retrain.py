@@ -32,17 +32,11 @@ from driftline.datasets import load_training_data
 from driftline.model.bundle import ModelBundle
 from driftline.model.registry import ModelRegistry
 from driftline.train_jobs.candidate import register_candidate
+from driftline.train_jobs.candidate_gates import gate_candidate
 from driftline.train_jobs.cold_challenger import concept_changed, pick
-from driftline.train_jobs.evaluate import Evaluation, constant_predictor, evaluate
+from driftline.train_jobs.evaluate import evaluate
 from driftline.train_jobs.family_fit import fit_family_local, fit_family_on_ray
-from driftline.train_jobs.gates import (
-    GateReport,
-    GateResult,
-    beats_constant_gate,
-    combine,
-    forgetting_gate,
-    not_worse_gate,
-)
+from driftline.train_jobs.gates import GateReport, GateResult
 from driftline.train_jobs.loop import LoopConfig
 from driftline.train_jobs.ray_executor import unique_run_name
 from driftline.train_jobs.retrain_config import ColdChallenger, Executor, RetrainConfig, load_retrain_config
@@ -155,38 +149,6 @@ def _loop_config(
         perturb=rcfg.warm_start.perturb,
         fail_at_epoch=fail_at_epoch,
     )
-
-
-def _gate(
-    rcfg: RetrainConfig,
-    bundle: ModelBundle,
-    champion: ModelBundle,
-    train: pd.DataFrame,
-    recent: pd.DataFrame,
-    older: pd.DataFrame,
-    extra: tuple[GateResult, ...] = (),
-) -> tuple[GateReport, dict[str, float], Evaluation]:
-    """Not worse than the champion and than a constant on the recent holdout; no forgetting on the older holdout
-    (when there is one). ``extra``: results decided before (warm or cold), kept in the report."""
-    cand_recent, champ_recent = evaluate(bundle, recent), evaluate(champion, recent)
-    g = rcfg.gates
-    m = cand_recent.metric  # accuracy, or rmse for a regression model
-    constant = constant_predictor(bundle, train, recent)
-    results = [
-        not_worse_gate(cand_recent.score, champ_recent.score, cand_recent.n, g.margin, g.min_holdout_rows, m),
-        beats_constant_gate(cand_recent.score, constant.score, constant.answer, cand_recent.n, g.min_holdout_rows, m),
-    ]
-    metrics = {f"recent_{m}": cand_recent.score, f"champion_recent_{m}": champ_recent.score}
-    metrics[f"constant_recent_{m}"] = constant.score
-    if len(older):
-        cand_old, champ_old = evaluate(bundle, older), evaluate(champion, older)
-        results.append(
-            forgetting_gate(cand_old.score, champ_old.score, cand_old.n, g.max_forgetting, g.min_holdout_rows, m)
-        )
-        metrics |= {f"older_{m}": cand_old.score, f"champion_older_{m}": champ_old.score}
-    else:
-        results.append(forgetting_gate(None, None, 0, g.max_forgetting))
-    return combine([*results, *extra]), metrics, cand_recent
 
 
 def run_retrain(
@@ -315,7 +277,9 @@ class _Job:
                 bundle, history, run_name, warm = cold, cold_history, cold_run, False
         self.progress("offline gates")
         with timer.phase("gates"):
-            report, metrics, cand_recent = _gate(rcfg, bundle, self.champion, train, recent, older_holdout, extra)
+            report, metrics, cand_recent = gate_candidate(
+                rcfg, bundle, self.champion, train, recent, older_holdout, extra
+            )
         status = RetrainStatus.CANDIDATE if report.passed else RetrainStatus.REJECTED
         self.progress("registering in MLflow")
         lineage = {
