@@ -56,8 +56,9 @@ def test_a_family_trains_serves_and_warm_retrains_on_ray(family_cfg: DriftlineCo
 
     if family != "xgboost":
         return  # the torch family retrains through the MLP's loop (warm start = the weights), tested with the MLP
-    # The concept flips at row 4000: forgetting the old concept is the point here, so that gate is opened.
-    gates = {"margin": 0.2, "max_forgetting": 0.99}
+    # The concept flips at row 4000: forgetting the old concept is the point here, so that gate is opened. What is
+    # tested is continued boosting, so no cold retrain competes (after this flip one may win: test_retrain.py).
+    gates = {"margin": 0.2, "max_forgetting": 0.99, "cold_challenger": "never"}
     rcfg = RetrainConfig.model_validate({"executor": "ray", "epochs": 2, "gates": gates})
     outcome = run_retrain(family_cfg, rcfg, stream.iloc[4000:6000], older=stream.iloc[:2000], trigger="test")
     assert outcome.status is RetrainStatus.CANDIDATE, outcome.reason
