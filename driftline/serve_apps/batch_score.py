@@ -174,41 +174,35 @@ class _Scorer:
         return pd.DataFrame([counts])
 
     def _score(self, features: pd.DataFrame, ids: list[str] | None, predict: Any) -> int:
-        """Score ``features``, log every answer and write the served ones; returns the rows the candidate served."""
-        champion = self._answer(self.champion, features, predict)
-        served = [(Variant.CHAMPION, np.arange(len(features)), champion)]
-        shadow = None
-        if self.candidate is not None:
-            candidate = self._answer(self.candidate, features, predict)
-            if self.use is CandidateUse.SHADOW:
-                shadow = candidate
-            else:  # A/B: the rows whose key hashes into the share get the candidate's answer, as its own request
-                keys = ids or [uuid.uuid4().hex for _ in range(len(features))]
-                threshold = round(self.share * 10_000)
-                take = np.array([bucket(f"batch:{self.candidate.version}", key) < threshold for key in keys], bool)
-                served = [
-                    (Variant.CHAMPION, np.flatnonzero(~take), champion),
-                    (Variant.CANDIDATE, np.flatnonzero(take), candidate),
-                ]
+        """Score ``features``, log every answer and write the served ones; returns the rows the candidate served.
+        Each model scores only the rows it answers (A/B), or every row once (champion, and a shadow candidate)."""
+        everyone = np.arange(len(features))
+        groups = [(Variant.CHAMPION, self.champion, everyone)]
+        if self.candidate is not None and self.use is CandidateUse.AB:
+            keys = ids or [uuid.uuid4().hex for _ in everyone]  # no business key: a random split of the rows
+            threshold = round(self.share * 10_000)
+            take = np.array([bucket(f"batch:{self.candidate.version}", key) < threshold for key in keys], bool)
+            groups = [
+                (Variant.CHAMPION, self.champion, np.flatnonzero(~take)),
+                (Variant.CANDIDATE, self.candidate, np.flatnonzero(take)),  # its own request, as the router logs it
+            ]
+        shadow = self.candidate if self.use is CandidateUse.SHADOW else None
         chosen = 0
-        for variant, rows, answer in served:
+        for variant, model, rows in groups:
             if not len(rows):
                 continue
             request_id, now = new_request_id(time.time()), time.time()
             part = features.iloc[rows].reset_index(drop=True)
             part_ids = [ids[i] for i in rows] if ids is not None else None
-            picked = _Answer(
-                [answer.labels[i] for i in rows], [answer.proba[i] for i in rows], answer.version, answer.latency_ms
-            )
+            answer = self._answer(model, part, predict)
             self.sink.write(
-                PREDICTIONS, self._record(request_id, now, variant, Role.SERVED, part, part_ids, picked).rows()
+                PREDICTIONS, self._record(request_id, now, variant, Role.SERVED, part, part_ids, answer).rows()
             )
             if shadow is not None:  # the same rows, the same request: the candidate's answer nobody receives
-                self.sink.write(
-                    PREDICTIONS,
-                    self._record(request_id, now, Variant.CANDIDATE, Role.SHADOW, part, part_ids, shadow).rows(),
-                )
-            self._write_output(request_id, part_ids, picked)
+                mirrored = self._answer(shadow, part, predict)
+                record = self._record(request_id, now, Variant.CANDIDATE, Role.SHADOW, part, part_ids, mirrored)
+                self.sink.write(PREDICTIONS, record.rows())
+            self._write_output(request_id, part_ids, answer)
             chosen += len(rows) if variant is Variant.CANDIDATE else 0
         return chosen
 
